@@ -141,8 +141,11 @@ def save_image(
     out = nib.Nifti1Image(data.astype(dtype, copy=False), image.affine, header=header)
     out.set_data_dtype(dtype)
     out.header.set_slope_inter(1.0, 0.0)
-    scode = int(header["sform_code"]) if header is not None and int(header["sform_code"]) > 0 else 1
-    qcode = int(header["qform_code"]) if header is not None and int(header["qform_code"]) > 0 else 1
+    # keep the codes of the source header (0 stays 0); an in-memory image gets both set to 1
+    scode = int(header["sform_code"]) if header is not None else 1
+    qcode = int(header["qform_code"]) if header is not None else 1
+    if scode == 0 and qcode == 0:
+        scode = 1
     out.set_sform(image.affine, code=scode)
     out.set_qform(image.affine, code=qcode)
     with atomic_path(target, overwrite) as tmp:
