@@ -1,0 +1,54 @@
+"""Step 9: label inflation, a pathology-like shape change (e.g. ventriculomegaly, a thick cortex).
+
+One random brain label (generation 1-8 present in the map) is dilated by a cubic box of radius
+1-4 voxels and overwrites its brain neighbours (never background), in the target as well.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from . import random as R
+from .subclasses import STRIDE
+
+
+def draw_inflation(cfg, labels: torch.Tensor, g: torch.Generator) -> dict:
+    """Parameters: on/off, the inflated generation label and the box radius in voxels."""
+    on = R.chance(g, cfg.p_inflation)
+    if not on:
+        return {"on": False}
+    parents = sorted({int(v) % STRIDE for v in torch.unique(labels).tolist()} & set(range(1, 9)))
+    if not parents:
+        return {"on": False}
+    label = parents[R.randint(g, 0, len(parents) - 1)]
+    return {"on": True, "label": label, "radius": R.randint(g, *cfg.inflation_vox)}
+
+
+def dilate_box(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Grey-level dilation of ``x`` [X, Y, Z] (float) by a (2r+1)^3 box, separably (3 max-pools)."""
+    k = 2 * int(radius) + 1
+    y = x[None, None]
+    for ks in ((k, 1, 1), (1, k, 1), (1, 1, k)):
+        pad = tuple(s // 2 for s in ks)
+        y = F.max_pool3d(y, ks, stride=1, padding=pad)
+    return y[0, 0]
+
+
+def inflate(labels: torch.Tensor, label: int, radius: int) -> torch.Tensor:
+    """Dilate generation ``label`` (all its sub-classes) into neighbouring non-background voxels.
+
+    Voxels reached by the dilation take the value of the nearest-by-max sub-class of ``label``.
+    """
+    parent = labels % STRIDE
+    vals = torch.where(parent == label, labels.float(), torch.full_like(labels, -1, dtype=torch.float32))
+    grown = dilate_box(vals, radius)
+    take = (grown >= 0) & (parent != 0)
+    return torch.where(take, grown.long(), labels)
+
+
+def apply_inflation(labels: torch.Tensor, params: dict) -> torch.Tensor:
+    """Apply :func:`inflate` when drawn."""
+    if not params["on"]:
+        return labels
+    return inflate(labels, params["label"], params["radius"])

@@ -1,0 +1,156 @@
+"""Step 1 (and the crop of step 11): random affine + diffeomorphic SVF deformation + flip, one resampling.
+
+Coordinates: array index order (i, j, k) = (X, Y, Z) of ``[.., X, Y, Z]`` tensors, in voxels. The
+transform maps an output voxel ``o`` to the input voxel
+
+    p(o) = centre + t + A (o - c_out + u(o - c_out))
+
+where ``A = R S (I + H)`` (rotation, scaling, shear), ``c_out`` is the output grid centre, ``centre`` the
+brain centre in the input and ``u`` the displacement of ``exp(v)``, the diffeomorphism obtained from the
+stationary velocity field ``v`` by scaling and squaring. The output is then optionally flipped along
+the first axis (a re-indexing of the grid, not a second resampling). Labels and images are read
+through the one grid with :func:`torch.nn.functional.grid_sample` (nearest for labels).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from . import random as R
+
+
+def draw_spatial(cfg, g: torch.Generator) -> dict:
+    """Draw the spatial parameters (JSON-able) from ``g`` following ``cfg`` (a SynthConfig)."""
+    p: dict = {"affine": R.chance(g, cfg.p_affine), "elastic": R.chance(g, cfg.p_elastic),
+               "flip": R.chance(g, cfg.p_flip)}
+    if p["affine"]:
+        p["rotation_deg"] = R.uniform(g, -cfg.rotation_deg, cfg.rotation_deg, 3)
+        p["scaling"] = R.uniform(g, cfg.scaling[0], cfg.scaling[1], 3)
+        p["shear"] = R.uniform(g, -cfg.shear, cfg.shear, 6)
+        p["translation_vox"] = R.uniform(g, -cfg.translation_vox, cfg.translation_vox, 3)
+    if p["elastic"]:
+        p["svf_std"] = R.uniform(g, *cfg.svf_std)
+        p["svf_grid"] = [max(2, math.ceil(s * cfg.svf_grid_fraction)) for s in cfg.output_shape]
+        p["svf_steps"] = int(cfg.svf_steps)
+        p["svf_seed"] = R.seed(g)
+    return p
+
+
+def affine_matrix(rotation_deg=(0, 0, 0), scaling=(1, 1, 1), shear=(0,) * 6) -> torch.Tensor:
+    """The 3x3 float64 matrix ``R S (I + H)``; rotations about X, then Y, then Z (degrees)."""
+    a = [math.radians(float(x)) for x in rotation_deg]
+    c, s = [math.cos(x) for x in a], [math.sin(x) for x in a]
+    rx = torch.tensor([[1, 0, 0], [0, c[0], -s[0]], [0, s[0], c[0]]], dtype=torch.float64)
+    ry = torch.tensor([[c[1], 0, s[1]], [0, 1, 0], [-s[1], 0, c[1]]], dtype=torch.float64)
+    rz = torch.tensor([[c[2], -s[2], 0], [s[2], c[2], 0], [0, 0, 1]], dtype=torch.float64)
+    h = torch.eye(3, dtype=torch.float64)
+    h[0, 1], h[0, 2], h[1, 0], h[1, 2], h[2, 0], h[2, 1] = (float(x) for x in shear)
+    return rz @ ry @ rx @ torch.diag(torch.tensor([float(x) for x in scaling], dtype=torch.float64)) @ h
+
+
+def identity_grid(shape, device, dtype=torch.float32) -> torch.Tensor:
+    """Normalised identity grid ``[1, *shape, 3]`` in grid_sample's (W, H, D) component order."""
+    theta = torch.eye(3, 4, dtype=dtype, device=device)[None]
+    return F.affine_grid(theta, (1, 1, *shape), align_corners=True)
+
+
+def integrate_svf(v: torch.Tensor, steps: int) -> torch.Tensor:
+    """Scaling and squaring: displacement of exp(v).
+
+    Parameters
+    ----------
+    v : Tensor [1, 3, a, b, c]
+        Velocity in *normalised* units of the grid (component order matching grid_sample: W, H, D).
+    steps : int
+        Number of squarings (the field is divided by 2**steps first).
+
+    Returns
+    -------
+    Tensor [1, 3, a, b, c]: the displacement u with phi(x) = x + u(x), same units.
+    """
+    u = v / (2.0 ** steps)
+    ident = identity_grid(v.shape[2:], v.device, v.dtype)
+    for _ in range(steps):
+        grid = ident + u.permute(0, 2, 3, 4, 1)
+        u = u + F.grid_sample(u, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return u
+
+
+def svf_displacement(params: dict, out_shape, device) -> torch.Tensor | None:
+    """Displacement u (output voxels, component order i, j, k) on the output grid, ``[*out_shape, 3]``.
+
+    The velocity is N(0, svf_std) voxels on the coarse ``svf_grid``, upsampled to a working grid of a
+    quarter of the output size, integrated there, and upsampled to the output grid.
+    """
+    if not params.get("elastic"):
+        return None
+    out_shape = tuple(int(s) for s in out_shape)
+    gen = R.device_generator(params["svf_seed"], "cpu")
+    v = torch.randn((1, 3, *params["svf_grid"]), generator=gen, dtype=torch.float32) * params["svf_std"]
+    v = v.to(device)
+    work = tuple(max(8, math.ceil(s / 4)) for s in out_shape)
+    v = F.interpolate(v, size=work, mode="trilinear", align_corners=True)
+    # voxels (i, j, k) -> normalised (W, H, D) order
+    scale = torch.tensor([2.0 / (s - 1) for s in out_shape], device=device, dtype=torch.float32)
+    vn = (v * scale.view(1, 3, 1, 1, 1)).flip(1)
+    un = integrate_svf(vn, int(params["svf_steps"]))
+    u = un.flip(1) / scale.view(1, 3, 1, 1, 1)
+    u = F.interpolate(u, size=out_shape, mode="trilinear", align_corners=True)
+    return u[0].permute(1, 2, 3, 0)
+
+
+def deformation(params: dict, in_shape, out_shape, centre, device) -> torch.Tensor:
+    """Input voxel coordinates (i, j, k) of every output voxel, float32 ``[*out_shape, 3]`` (no flip).
+
+    ``centre`` (3 floats) is the input point that the output grid centre maps to before translation.
+    """
+    out_shape = tuple(int(s) for s in out_shape)
+    if params.get("affine"):
+        a = affine_matrix(params["rotation_deg"], params["scaling"], params["shear"])
+        t = torch.tensor(params["translation_vox"], dtype=torch.float64)
+    else:
+        a, t = torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    c_out = torch.tensor([(s - 1) / 2 for s in out_shape], dtype=torch.float64)
+    b = torch.as_tensor(centre, dtype=torch.float64) + t - a @ c_out
+    axes = [torch.arange(s, device=device, dtype=torch.float32) for s in out_shape]
+    o = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)
+    u = svf_displacement(params, out_shape, device)
+    if u is not None:
+        o = o + u
+    a32, b32 = a.to(device=device, dtype=torch.float32), b.to(device=device, dtype=torch.float32)
+    return o @ a32.T + b32
+
+
+def to_grid(coords: torch.Tensor, in_shape, flip: bool = False) -> torch.Tensor:
+    """Voxel coordinates ``[*out, 3]`` -> grid_sample grid ``[1, *out, 3]`` (normalised, W-H-D order)."""
+    scale = torch.tensor([2.0 / max(s - 1, 1) for s in in_shape], device=coords.device, dtype=coords.dtype)
+    grid = (coords * scale - 1.0).flip(-1)
+    if flip:
+        grid = grid.flip(0)
+    return grid[None]
+
+
+def warp(grid: torch.Tensor, labels: torch.Tensor, image: torch.Tensor | None = None):
+    """Resample ``labels`` [X, Y, Z] (nearest, 0 outside) and optional ``image`` [C, X, Y, Z] (linear)."""
+    lab = F.grid_sample(labels[None, None].float(), grid, mode="nearest", padding_mode="zeros",
+                        align_corners=True)[0, 0].round().long()
+    img = None
+    if image is not None:
+        img = F.grid_sample(image[None].float(), grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
+    return lab, img
+
+
+def jacobian_determinant(coords: torch.Tensor) -> torch.Tensor:
+    """Determinant of the Jacobian of a coordinate map ``[X, Y, Z, 3]`` by central differences.
+
+    Returns ``[X-2, Y-2, Z-2]`` (interior voxels), float64.
+    """
+    c = coords.double()
+    d0 = (c[2:, 1:-1, 1:-1] - c[:-2, 1:-1, 1:-1]) / 2
+    d1 = (c[1:-1, 2:, 1:-1] - c[1:-1, :-2, 1:-1]) / 2
+    d2 = (c[1:-1, 1:-1, 2:] - c[1:-1, 1:-1, :-2]) / 2
+    jac = torch.stack([d0, d1, d2], dim=-1)  # [..., component, derivative]
+    return torch.linalg.det(jac)
