@@ -1,0 +1,140 @@
+"""A :class:`Predictor`: any network callable plus what inference needs to know about it.
+
+The network is any callable mapping a float32 tensor ``[B, 1, X, Y, Z]`` (intensities normalised
+to [0, 1]) to logits ``[B, C, X, Y, Z]`` (a list/tuple output is read as deep supervision and its
+first element taken). The predictor returns softmax probabilities as a numpy array ``(C, X, Y, Z)``
+float32, from one whole-volume pass when the volume has at most ``max_voxels`` voxels, else from
+MONAI's Gaussian-weighted :func:`~monai.inferers.sliding_window_inference` over ``patch_size``
+windows (probabilities, not logits, are blended).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .preprocess import DEFAULT_NORMALISATION
+
+#: Whole-volume inference up to this many voxels (~ 192^3); beyond, sliding windows.
+DEFAULT_MAX_VOXELS = 192 ** 3
+
+
+@dataclass
+class Predictor:
+    """A network with its input contract.
+
+    Attributes
+    ----------
+    network : callable
+        Tensor ``[B, 1, X, Y, Z]`` -> logits ``[B, C, X, Y, Z]`` (a ``torch.nn.Module`` is moved to
+        ``device`` and put in eval mode).
+    resolution_mm : float
+        Isotropic voxel size (mm) the network expects.
+    normalisation : dict
+        Intensity normalisation spec (see :func:`fetalseg.infer.preprocess.normalise`).
+    divisor : int
+        Model-grid sides are padded to multiples of this (2 ** down-samplings).
+    patch_size : tuple of 3 ints or None
+        Sliding-window size; default ``(128, 128, 128)`` rounded to ``divisor``.
+    mode : {'auto', 'whole', 'sliding'}
+    max_voxels : int
+        'auto' runs whole-volume inference up to this many voxels.
+    overlap : float
+        Sliding-window overlap fraction (0 <= overlap < 1).
+    device : str
+        Torch device for the network and its inputs.
+    name : str
+        For messages, QC tables and sidecars.
+    card : dict
+        The model card (empty for in-memory networks).
+    """
+
+    network: Callable[[Any], Any]
+    resolution_mm: float = 0.8
+    normalisation: dict = field(default_factory=lambda: dict(DEFAULT_NORMALISATION))
+    divisor: int = 16
+    patch_size: tuple[int, int, int] | None = None
+    mode: str = "auto"
+    max_voxels: int = DEFAULT_MAX_VOXELS
+    overlap: float = 0.25
+    sw_batch_size: int = 1
+    device: str = "cpu"
+    name: str = "model"
+    card: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not callable(self.network):
+            raise TypeError("network must be callable (tensor [B,1,X,Y,Z] -> logits [B,C,X,Y,Z])")
+        if not float(self.resolution_mm) > 0:
+            raise ValueError(f"resolution_mm must be positive, got {self.resolution_mm}")
+        if self.mode not in ("auto", "whole", "sliding"):
+            raise ValueError(f"mode must be 'auto', 'whole' or 'sliding', got {self.mode!r}")
+        if not 0 <= self.overlap < 1:
+            raise ValueError(f"overlap must be in [0, 1), got {self.overlap}")
+        self.resolution_mm = float(self.resolution_mm)
+        self.divisor = max(1, int(self.divisor))
+        if self.patch_size is None:
+            self.patch_size = (128, 128, 128)
+        self.patch_size = tuple(int(np.ceil(p / self.divisor) * self.divisor) for p in self.patch_size)
+        try:
+            import torch
+
+            if isinstance(self.network, torch.nn.Module):
+                self.network = self.network.to(self.device).eval()
+        except ImportError:  # pragma: no cover
+            pass
+
+    def __call__(self, volume: np.ndarray) -> np.ndarray:
+        """Softmax probabilities ``(C, X, Y, Z)`` float32 for a normalised volume ``(X, Y, Z)``."""
+        import torch
+
+        volume = np.asarray(volume, dtype=np.float32)
+        if volume.ndim != 3:
+            raise ValueError(f"expected a 3-D volume, got shape {volume.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(volume))[None, None].to(self.device)
+        with torch.inference_mode():
+            if self.uses_sliding_window(volume.shape):
+                from monai.inferers import sliding_window_inference
+
+                roi = tuple(min(p, s) for p, s in zip(self.patch_size, volume.shape))
+                out = sliding_window_inference(x, roi, self.sw_batch_size, self._probs, overlap=self.overlap,
+                                               mode="gaussian", progress=False)
+                out = out / out.sum(dim=1, keepdim=True).clamp_min(1e-12)
+            else:
+                out = self._probs(x)
+        return out[0].float().cpu().numpy()
+
+    def uses_sliding_window(self, shape: tuple[int, ...]) -> bool:
+        """Whether a volume of ``shape`` goes through sliding windows."""
+        if self.mode == "sliding":
+            return True
+        if self.mode == "whole":
+            return False
+        return int(np.prod(shape)) > self.max_voxels
+
+    def _probs(self, x):
+        import torch
+
+        out = self.network(x)
+        if isinstance(out, (list, tuple)):
+            out = out[0]
+        if out.ndim != 5 or out.shape[0] != x.shape[0] or tuple(out.shape[2:]) != tuple(x.shape[2:]):
+            raise ValueError(f"network output shape {tuple(out.shape)} does not match input {tuple(x.shape)}")
+        return torch.softmax(out.float(), dim=1)
+
+
+def resolve_device(device: str = "auto") -> str:
+    """'auto' -> 'cuda' when available else 'cpu'; 'cuda' without a GPU is an error."""
+    import torch
+
+    from ..errors import InputError
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(None, "--device cuda requested but no CUDA GPU is available (use --device cpu)")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise InputError(None, f"--device must be auto, cpu or cuda, got {device!r}")
+    return device

@@ -1,0 +1,239 @@
+"""From an input volume to the network's grid and back, exactly.
+
+The *model grid* is a RAS-oriented grid with isotropic voxels of the model's resolution, cropped
+around the brain and padded to a multiple of the network's size divisor. It is defined relative to
+the input's own axes after reorientation (axis permutations and flips only, no rotation), so:
+
+* for an input whose voxels already have the model's size, model voxel centres coincide with input
+  voxel centres and both directions of the mapping are exact copies (no interpolation);
+* oblique inputs keep their obliquity (the network sees the slices as acquired, reoriented);
+* the inverse (:func:`iter_to_input`) maps class probabilities from the model grid back onto the
+  input's exact grid (shape and affine) with trilinear interpolation of the probabilities;
+  voxels outside the model grid are background with probability 1.
+
+Conventions: arrays are indexed ``(X, Y, Z)`` in file order; affines map voxel indices to world mm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import nibabel.orientations as nio
+import numpy as np
+
+from ..io import Image, resample, voxel_map
+
+DEFAULT_NORMALISATION = {"method": "percentile", "low": 0.5, "high": 99.5}
+
+
+@dataclass(frozen=True)
+class ModelGrid:
+    """Where the network looks: ``shape`` voxels, ``affine`` voxel -> world mm.
+
+    ``input_shape`` and ``input_affine`` are the grid of the image the model grid was planned on,
+    the grid that :func:`iter_to_input` maps back to.
+    """
+
+    shape: tuple[int, int, int]
+    affine: np.ndarray
+    input_shape: tuple[int, int, int]
+    input_affine: np.ndarray
+
+    @property
+    def spacing(self) -> np.ndarray:
+        return np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0))
+
+    @property
+    def voxel_volume(self) -> float:
+        return float(abs(np.linalg.det(self.affine[:3, :3])))
+
+
+def normalise_percentile(data: np.ndarray, low: float = 0.5, high: float = 99.5) -> np.ndarray:
+    """Map intensities linearly so that the ``low`` and ``high`` percentiles become 0 and 1, clipped.
+
+    Percentiles (0-100) are taken over every voxel of ``data`` (a deterministic 1-in-8 subsample,
+    every second voxel along each axis, for volumes over 2 million voxels). A constant image maps
+    to zeros. Returns float32 of the same shape with values in [0, 1].
+    """
+    if not 0 <= low < high <= 100:
+        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {low}, {high}")
+    data = np.asarray(data, dtype=np.float32)
+    sample = data[::2, ::2, ::2] if data.size > 2_000_000 else data
+    lo, hi = np.percentile(sample, [low, high])
+    if not hi > lo:
+        return np.zeros(data.shape, np.float32)
+    out = (data - np.float32(lo)) * np.float32(1.0 / (hi - lo))
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+def normalise(data: np.ndarray, spec: dict | None) -> np.ndarray:
+    """Apply a model card's ``normalisation`` spec (only ``method: percentile`` is defined)."""
+    spec = dict(DEFAULT_NORMALISATION if spec is None else spec)
+    method = spec.get("method", "percentile")
+    if method != "percentile":
+        raise ValueError(f"unsupported normalisation method {method!r} (expected 'percentile')")
+    return normalise_percentile(data, float(spec.get("low", 0.5)), float(spec.get("high", 99.5)))
+
+
+def foreground_box(normalised: np.ndarray, threshold: float = 0.1) -> tuple[np.ndarray, np.ndarray] | None:
+    """Index bounding box ``(lo, hi)`` (hi exclusive) of the largest bright component, or None.
+
+    ``normalised`` is the [0, 1] image. Voxels above ``threshold`` are foreground; the largest
+    26-connected component (found on a 2x subsampled copy for speed) is taken as the head/brain.
+    Returns None when nothing is above the threshold.
+    """
+    import cc3d
+
+    step = 2 if normalised.size > 1_000_000 else 1
+    small = normalised[::step, ::step, ::step] > threshold
+    if not small.any():
+        return None
+    comps = cc3d.connected_components(small, connectivity=26)
+    sizes = np.bincount(comps.ravel())
+    sizes[0] = 0
+    idx = np.argwhere(comps == int(np.argmax(sizes)))
+    lo = idx.min(axis=0) * step
+    hi = np.minimum((idx.max(axis=0) + 1) * step, normalised.shape)
+    return lo, hi
+
+
+def plan_grid(
+    image: Image,
+    resolution_mm: float,
+    *,
+    box: tuple[np.ndarray, np.ndarray] | None = None,
+    margin_mm: float = 8.0,
+    divisor: int = 16,
+) -> ModelGrid:
+    """The model grid for ``image``: RAS axes, ``resolution_mm`` voxels, around ``box``.
+
+    Parameters
+    ----------
+    image : Image
+        The input (any orientation, spacing, obliquity).
+    resolution_mm : float
+        Isotropic voxel size of the model in mm.
+    box : (lo, hi) index arrays in ``image``'s voxel order, optional
+        Region to cover (e.g. from :func:`foreground_box`), grown by ``margin_mm`` and clipped to
+        the image; default the whole field of view.
+    divisor : int
+        The grid shape is padded (symmetrically, outside the crop) to a multiple of this.
+    """
+    if not resolution_mm > 0:
+        raise ValueError(f"resolution_mm must be positive, got {resolution_mm}")
+    if divisor < 1:
+        raise ValueError(f"divisor must be >= 1, got {divisor}")
+    shape = np.asarray(image.shape)
+    ornt = nio.io_orientation(image.affine)
+    ras_affine = image.affine @ nio.inv_ornt_aff(ornt, image.shape)
+    spacing = np.sqrt((ras_affine[:3, :3] ** 2).sum(axis=0))
+    lo, hi = (np.zeros(3), shape.astype(float)) if box is None else (np.asarray(box[0], float), np.asarray(box[1], float))
+    margin = margin_mm / np.sqrt((image.affine[:3, :3] ** 2).sum(axis=0))
+    lo = np.clip(lo - margin, 0, shape)
+    hi = np.clip(hi + margin, 0, shape)
+    # box corners (voxel edges) -> reoriented index space (exact signed permutation)
+    to_ras = voxel_map(ras_affine, image.affine)
+    corners = np.array([[a, b, c, 1.0] for a in (lo[0] - 0.5, hi[0] - 0.5) for b in (lo[1] - 0.5, hi[1] - 0.5)
+                        for c in (lo[2] - 0.5, hi[2] - 0.5)])
+    rc = (to_ras @ corners.T).T[:, :3]
+    rlo, rhi = rc.min(axis=0), rc.max(axis=0)  # edges in reoriented index units
+    step = resolution_mm / spacing  # model voxel size in reoriented index units
+    n = np.maximum(1, np.ceil((rhi - rlo) / step - 1e-6)).astype(int)
+    n = (np.ceil(n / divisor) * divisor).astype(int)
+    centre = (rlo + rhi) / 2
+    u0 = centre - (n - 1) / 2 * step  # reoriented index of model voxel 0
+    same = np.abs(step - 1) < 1e-6
+    u0[same] = np.round(u0[same])  # model voxels on input voxel centres: exact copies
+    affine = ras_affine.copy()
+    affine[:3, :3] = ras_affine[:3, :3] * step
+    affine[:3, 3] = ras_affine[:3, :3] @ u0 + ras_affine[:3, 3]
+    return ModelGrid(tuple(int(v) for v in n), affine, image.shape, image.affine.copy())
+
+
+def to_model(normalised: np.ndarray, grid: ModelGrid) -> np.ndarray:
+    """Resample a normalised input volume onto the model grid (trilinear; 0 outside). float32."""
+    out = resample(normalised, grid.input_affine, grid.shape, grid.affine, interpolation="linear", fill=0.0)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def input_box(grid: ModelGrid) -> tuple[slice, slice, slice]:
+    """Slices of the input grid that can receive any probability from the model grid."""
+    m = voxel_map(grid.input_affine, grid.affine)
+    n = np.asarray(grid.shape)
+    corners = np.array([[a, b, c, 1.0] for a in (-1, n[0]) for b in (-1, n[1]) for c in (-1, n[2])])
+    ic = (m @ corners.T).T[:, :3]
+    lo = np.clip(np.floor(ic.min(axis=0)).astype(int), 0, grid.input_shape)
+    hi = np.clip(np.ceil(ic.max(axis=0)).astype(int) + 1, 0, grid.input_shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))  # type: ignore[return-value]
+
+
+def is_exact(grid: ModelGrid) -> bool:
+    """True when input voxels sit exactly on model voxels (signed permutation, integer offset)."""
+    m = voxel_map(grid.affine, grid.input_affine)
+    r = np.rint(m[:3, :3])
+    return (np.allclose(m[:3, :3], r, atol=1e-6) and np.allclose(m[:3, 3], np.rint(m[:3, 3]), atol=1e-4)
+            and (np.abs(r).sum(axis=0) == 1).all() and (np.abs(r).sum(axis=1) == 1).all())
+
+
+def iter_to_input(probs: np.ndarray, grid: ModelGrid, *, slab: int = 16) -> Iterator[tuple[tuple, np.ndarray]]:
+    """Map class probabilities from the model grid onto the input grid, one block at a time.
+
+    Parameters
+    ----------
+    probs : ndarray, shape (C, *grid.shape), float32
+        Probabilities on the model grid; class 0 is background.
+    grid : ModelGrid
+    slab : int
+        Input slices (last axis) per block; bounds memory to ``C * X * Y * slab`` floats.
+
+    Yields
+    ------
+    (slices, block)
+        ``slices`` index the input grid (3 slices); ``block`` has shape ``(C, *block_shape)``.
+        Input voxels outside every yielded block lie outside the model grid: background, p = 1.
+        Exact copies when :func:`is_exact`, else trilinear interpolation; outside the model grid
+        the background probability is 1, and class probabilities still sum to 1.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    probs = np.asarray(probs, dtype=np.float32)
+    if probs.ndim != 4 or tuple(probs.shape[1:]) != tuple(grid.shape):
+        raise ValueError(f"probs must have shape (C, {grid.shape}), got {probs.shape}")
+    box = input_box(grid)
+    if any(s.stop <= s.start for s in box):
+        return
+    exact = is_exact(grid)
+    m = voxel_map(grid.affine, grid.input_affine)  # input index -> model index
+    if not exact:
+        t = torch.from_numpy(probs)
+        t = t.clone()
+        t[0] -= 1.0  # zero padding of (p0 - 1) means p0 = 1 outside the grid
+        t = t.unsqueeze(0)
+        n = np.asarray(grid.shape, float)
+        scale = 2.0 / np.maximum(n - 1, 1)
+    i = np.arange(box[0].start, box[0].stop, dtype=np.float64)
+    j = np.arange(box[1].start, box[1].stop, dtype=np.float64)
+    for k0 in range(box[2].start, box[2].stop, slab):
+        k1 = min(k0 + slab, box[2].stop)
+        sl = (box[0], box[1], slice(k0, k1))
+        if exact:
+            dst = grid.input_affine.copy()
+            dst[:3, 3] = grid.input_affine[:3, :3] @ np.array([box[0].start, box[1].start, k0]) + dst[:3, 3]
+            shp = (len(i), len(j), k1 - k0)
+            block = np.stack([resample(p, grid.affine, shp, dst, interpolation="nearest", fill=1.0 if c == 0 else 0.0)
+                              for c, p in enumerate(probs)])
+            yield sl, block
+            continue
+        k = np.arange(k0, k1, dtype=np.float64)
+        coords = []
+        for a in (2, 1, 0):  # grid_sample wants (W, H, D) = (Z, Y, X) order
+            u = (m[a, 0] * i[:, None, None] + m[a, 1] * j[None, :, None] + m[a, 2] * k[None, None, :] + m[a, 3])
+            coords.append(u * scale[a] - 1.0)
+        g = torch.from_numpy(np.stack(coords, axis=-1).astype(np.float32)).unsqueeze(0)
+        with torch.inference_mode():
+            out = F.grid_sample(t, g, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
+        out[0] += 1.0
+        yield sl, out.numpy()

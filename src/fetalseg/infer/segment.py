@@ -1,0 +1,237 @@
+"""``segment()``: a T2w volume in, FeTA labels out, in the input's exact grid and header.
+
+Pipeline per model: intensity normalisation (the model card's percentiles) -> brain-centred crop
+-> resampling onto the RAS model grid at the model's resolution -> network (whole volume or
+sliding windows) with flip TTA -> probabilities. Models of an ensemble are merged (mean or
+max-confidence) on the first model's grid; topological post-processing edits the merged
+probabilities; the probabilities are mapped back onto the input grid (exactly when the grids
+coincide) and the arg-max gives the uint8 label map. Volumes are soft (sum of posteriors).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from ..io import Image, load_image
+from ..labels import FETA
+from . import ensemble, preprocess, qc
+from . import tta as tta_mod
+from .postprocess import postprocess as topo_postprocess
+from .predictor import Predictor, resolve_device
+from .volumes import volume_row
+
+
+@dataclass
+class SegmentResult:
+    """Everything one segmentation produces.
+
+    Attributes
+    ----------
+    labels : Image
+        uint8 FeTA labels (0-7) on the input's grid, with the input's affine and header.
+    posteriors : ndarray (C, X, Y, Z) float32 or None
+        Class probabilities on the input grid (class index = label value), when requested.
+    volumes : dict
+        ``'<short>_mm3'`` soft volume per foreground label and ``brain_mm3``, in mm^3.
+    soft_volumes : ndarray (C,)
+        Soft volume of every class, background included (they sum to the field of view).
+    qc : dict
+        See :func:`fetalseg.infer.qc.qc_report`.
+    models : list of str
+    """
+
+    labels: Image
+    posteriors: np.ndarray | None
+    volumes: dict
+    soft_volumes: np.ndarray
+    qc: dict
+    models: list[str] = field(default_factory=list)
+
+
+def as_predictors(model: Any = None, *, models_dir=None, device: str = "cpu") -> list[Predictor]:
+    """Normalise ``model`` to a list of predictors.
+
+    ``model`` may be None (the installed default model), a model name or ``.safetensors`` path, a
+    :class:`Predictor`, a callable network (wrapped with the default 0.8 mm contract), or a list of
+    these (an ensemble).
+    """
+    from .models import load_predictor
+
+    items = list(model) if isinstance(model, (list, tuple)) else [model]
+    if not items:
+        raise InputError(None, "no model given")
+    out = []
+    for m in items:
+        if isinstance(m, Predictor):
+            out.append(m)
+        elif m is None or isinstance(m, (str, os.PathLike)):
+            out.append(load_predictor(m, models_dir, device=device))
+        elif callable(m):
+            out.append(Predictor(m, device=device))
+        else:
+            raise TypeError(f"cannot use {type(m).__name__} as a model")
+    return out
+
+
+def _load(image_or_path) -> Image:
+    if isinstance(image_or_path, Image):
+        img = image_or_path
+        if not np.issubdtype(np.asarray(img.data).dtype, np.number) or not np.all(np.isfinite(img.data)):
+            raise InputError(img.path, "image data must be finite numbers")
+        return img
+    if isinstance(image_or_path, (str, os.PathLike)):
+        return load_image(image_or_path)
+    raise TypeError(f"expected an Image or a path, got {type(image_or_path).__name__}")
+
+
+def run_segmentation(
+    image: Image,
+    predictors: Sequence[Predictor],
+    *,
+    tta: bool = True,
+    flips: Sequence[Sequence[int]] | None = None,
+    merge: str = "mean",
+    postprocess: bool = True,
+    crop: bool = True,
+    posteriors: bool = False,
+    table=FETA,
+) -> SegmentResult:
+    """The pipeline of the module docstring on a loaded image with ready predictors."""
+    if merge not in ensemble.MERGES:
+        raise InputError(None, f"--merge must be one of {', '.join(ensemble.MERGES)}, got {merge!r}")
+    flips = () if not tta else (tta_mod.LR if flips is None else flips)
+    ref: preprocess.ModelGrid | None = None
+    model_probs: list[np.ndarray] = []
+    members: list[np.ndarray] = []
+    cache: dict[str, np.ndarray] = {}
+    for pred in predictors:
+        key = repr(sorted(pred.normalisation.items()))
+        if key not in cache:
+            cache[key] = preprocess.normalise(image.data, pred.normalisation)
+        normd = cache[key]
+        box = preprocess.foreground_box(normd) if crop else None
+        grid = preprocess.plan_grid(image, pred.resolution_mm, box=box, divisor=pred.divisor)
+        probs, labs = tta_mod.flip_tta(pred, preprocess.to_model(normd, grid), flips, keep_labels=True)
+        if ref is None:
+            ref = grid
+        elif grid.shape != ref.shape or not np.allclose(grid.affine, ref.affine, atol=1e-6):
+            probs, labs = _regrid(probs, labs, grid, ref)
+        model_probs.append(probs)
+        members.extend(labs)
+    cache.clear()
+    merged = ensemble.merge(model_probs, merge) if len(model_probs) > 1 else model_probs[0]
+    del model_probs
+    raw = np.argmax(merged, axis=0).astype(np.uint8)
+    report = {"relabelled": 0, "components_removed": 0}
+    if postprocess:
+        merged, report = topo_postprocess(merged, table)
+    quality = qc.qc_report(members, raw, report["relabelled"], table, n_classes=merged.shape[0])
+    quality["components_removed"] = report["components_removed"]
+    del members, raw
+    labels, soft, post = _to_input(merged, ref, image, posteriors)
+    out_img = Image(data=labels, affine=image.affine.copy(), header=image.header, path=None)
+    return SegmentResult(out_img, post, volume_row(soft, table), soft, quality, [p.name for p in predictors])
+
+
+
+def _regrid(probs, labs, grid, ref):
+    """Probabilities and member label maps from ``grid`` onto another model grid ``ref``."""
+    g = preprocess.ModelGrid(grid.shape, grid.affine, ref.shape, ref.affine)
+    out = np.zeros((probs.shape[0],) + tuple(ref.shape), np.float32)
+    out[0] = 1.0
+    for sl, block in preprocess.iter_to_input(probs, g):
+        out[(slice(None),) + sl] = block
+    new_labs = []
+    for lab in labs:
+        onehot = np.stack([lab == c for c in range(probs.shape[0])]).astype(np.float32)
+        tmp = np.zeros(ref.shape, np.uint8)
+        for sl, block in preprocess.iter_to_input(onehot, g):
+            tmp[sl] = np.argmax(block, axis=0)
+        new_labs.append(tmp)
+    return out, new_labs
+
+
+def _to_input(probs: np.ndarray, grid: preprocess.ModelGrid, image: Image, keep: bool):
+    """Labels (uint8), soft class volumes (mm^3) and optionally posteriors on the input grid."""
+    n_cls = probs.shape[0]
+    labels = np.zeros(image.shape, np.uint8)
+    post = None
+    if keep:
+        post = np.zeros((n_cls,) + image.shape, np.float32)
+        post[0] = 1.0
+    sums = np.zeros(n_cls, np.float64)
+    covered = 0
+    for sl, block in preprocess.iter_to_input(probs, grid):
+        labels[sl] = np.argmax(block, axis=0)
+        sums += block.reshape(n_cls, -1).sum(axis=1, dtype=np.float64)
+        covered += block[0].size
+        if keep:
+            post[(slice(None),) + sl] = block
+    sums[0] += int(np.prod(image.shape)) - covered
+    return labels, sums * image.voxel_volume, post
+
+
+def segment(
+    image_or_path,
+    model: Any = None,
+    *,
+    models_dir: str | os.PathLike | None = None,
+    tta: bool = True,
+    flips: Sequence[Sequence[int]] | None = None,
+    merge: str = "mean",
+    postprocess: bool = True,
+    crop: bool = True,
+    device: str = "auto",
+    threads: int | None = None,
+    posteriors: bool = False,
+    return_result: bool = False,
+) -> Image | SegmentResult:
+    """Segment a fetal brain T2w volume into FeTA labels.
+
+    Parameters
+    ----------
+    image_or_path : Image or path-like
+        Any orientation, voxel size and field of view.
+    model : None, str, path, Predictor, callable or list of these
+        None: the installed default model; a name (looked up in ``models_dir``) or a
+        ``.safetensors`` path; a list makes an ensemble.
+    models_dir : path, optional
+        Folder of installed models (default: the package's ``fetalseg/models``).
+    tta : bool
+        Average the probabilities of flipped copies (``flips``; default left-right only).
+    merge : {'mean', 'max-confidence'}
+        How ensemble members are merged.
+    postprocess : bool
+        Topological post-processing (see :mod:`fetalseg.infer.postprocess`).
+    crop : bool
+        Crop the model grid around the brain (faster); False covers the whole field of view.
+    device : {'auto', 'cpu', 'cuda'}
+    threads : int, optional
+        ``torch.set_num_threads`` for this call (CPU).
+    posteriors : bool
+        Keep the probability maps (implies a :class:`SegmentResult` return).
+    return_result : bool
+        Return a :class:`SegmentResult` (labels, posteriors, volumes, QC) instead of the label image.
+
+    Returns
+    -------
+    Image or SegmentResult
+        The uint8 label image on the input's exact grid, with its affine and header.
+    """
+    import torch
+
+    if threads is not None:
+        if int(threads) < 1:
+            raise InputError(None, f"--threads must be >= 1, got {threads}")
+        torch.set_num_threads(int(threads))
+    dev = resolve_device(device)
+    image = _load(image_or_path)
+    preds = as_predictors(model, models_dir=models_dir, device=dev)
+    result = run_segmentation(image, preds, tta=tta, flips=flips, merge=merge, postprocess=postprocess,
+                              crop=crop, posteriors=posteriors)
+    return result if (return_result or posteriors) else result.labels
