@@ -1,0 +1,68 @@
+"""``fetalseg train`` and ``fetalseg export``: train a segmentation network from label maps, export it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+ORDER = 50
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("export")(export)
+
+
+def train(
+    config: Path = typer.Argument(..., help="Training config (YAML); see configs/ and docs/training.md."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Run folder (default: runs/NAME)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in the run folder from its last checkpoint."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Override the config's number of steps."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+) -> None:
+    """Train on synthetic images generated on the fly from label maps (DDP under torchrun)."""
+    import os
+
+    from ..errors import InputError
+    from ..train import TrainConfig
+    from ..train import train as run_training
+    from .common import console
+
+    cfg = TrainConfig.from_yaml(config)
+    if steps is not None:
+        if steps < 1:
+            raise InputError(None, "--steps must be >= 1")
+        cfg.steps = steps
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(None, f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    run_dir = output or Path("runs") / cfg.name
+    try:
+        summary = run_training(cfg, run_dir, resume=resume, device=device, show_progress=not no_progress)
+    except ValueError as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(config, str(exc)) from None
+    if int(os.environ.get("RANK", "0")) == 0:
+        best = summary["best_dice"]
+        console().print(f"{summary['run_dir']}: {summary['steps']} steps, "
+                        + (f"best validation mean Dice {best:.4f} at step {summary['best_step']}"
+                           if best is not None else "no validation"))
+
+
+def export(
+    run: Path = typer.Argument(..., help="Run folder written by fetalseg train."),
+    output: Path = typer.Option(..., "-o", "--output", help="Model file (.safetensors); the card goes to .json."),
+    checkpoint: str = typer.Option("best", "--checkpoint", help="best (by validation Dice) or last."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+) -> None:
+    """Export a run's checkpoint as safetensors weights plus a JSON model card."""
+    from ..train import export_run
+    from .common import console
+
+    card = export_run(run, output, which=checkpoint, overwrite=overwrite)
+    d = card["validation_dice"]["mean_1_7"]
+    console().print(f"{output}: step {card['steps']}, validation mean Dice "
+                    f"{'n/a' if d is None else f'{d:.4f}'}, sha256 {card['sha256'][:16]}")

@@ -1,0 +1,201 @@
+"""Training configuration: one dataclass tree, read from and written to YAML.
+
+Relative paths in a YAML file are resolved against the folder of that file; the run folder keeps
+the resolved config (absolute paths) as ``config.yaml`` so a run can be resumed or repeated from it.
+Unknown keys are errors (a typo must not silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+
+from ..errors import InputError
+
+SOURCES = ("synth", "random")
+OPTIMISERS = ("adamw", "sgd")
+
+
+@dataclass
+class DatasetSpec:
+    """One set of training label maps.
+
+    ``paths``: NIfTI files or folders (a FeTA/BIDS folder with ``sub-*`` gives one label map per
+    subject, chosen by ``labels_key``; another folder gives all its NIfTI files). ``include`` /
+    ``exclude``: subject ids kept / dropped (BIDS folders only). ``convention``: label convention of
+    the files ('feta', 'withcc', 'generation'; None guesses from the name). ``weight``: relative
+    sampling weight of the dataset (maps within it are drawn uniformly).
+    """
+
+    paths: list[str] = field(default_factory=list)
+    name: str = ""
+    labels_key: str = "dseg"
+    convention: str | None = None
+    include: list[str] | None = None
+    exclude: list[str] = field(default_factory=list)
+    weight: float = 1.0
+
+
+@dataclass
+class ValidationSpec:
+    """Real image/label pairs for validation (FeTA labels): BIDS folders or ``[t2w, dseg]`` file pairs.
+
+    ``every``: validate every N steps (and at the last step); 0 disables validation.
+    """
+
+    paths: list = field(default_factory=list)
+    include: list[str] | None = None
+    exclude: list[str] = field(default_factory=list)
+    every: int = 100
+
+
+@dataclass
+class OptimSpec:
+    """Optimiser (AdamW or SGD with Nesterov momentum) with poly learning-rate decay
+    ``lr * (1 - step / steps) ** poly_power``; gradients are clipped to norm ``grad_clip`` (0: off)."""
+
+    name: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 3e-5
+    momentum: float = 0.99
+    poly_power: float = 0.9
+    grad_clip: float = 12.0
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. See ``configs/*.yaml`` and ``docs/training.md``."""
+
+    name: str = "run"
+    seed: int = 0
+    steps: int = 1000
+    batch_size: int = 1
+    patch_size: tuple[int, int, int] = (128, 128, 128)
+    network: dict = field(default_factory=lambda: {"preset": "default"})
+    source: str = "synth"
+    synth: dict = field(default_factory=dict)
+    synth_config: str | None = None
+    datasets: list[DatasetSpec] = field(default_factory=list)
+    validation: ValidationSpec = field(default_factory=ValidationSpec)
+    optim: OptimSpec = field(default_factory=OptimSpec)
+    bf16: str = "auto"
+    checkpoint_every: int = 100
+    threads: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.patch_size = tuple(int(s) for s in self.patch_size)  # type: ignore[assignment]
+        self.bf16 = str(self.bf16).lower()
+        if self.bf16 in ("true", "yes", "on", "1"):
+            self.bf16 = "true"
+        elif self.bf16 in ("false", "no", "off", "0"):
+            self.bf16 = "false"
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field."""
+        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
+            raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
+        if len(self.patch_size) != 3 or min(self.patch_size) < 1:
+            raise ValueError(f"patch_size must be three positive ints, got {self.patch_size}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if self.source == "synth" and not self.datasets:
+            raise ValueError("source 'synth' needs at least one entry in datasets")
+        if self.optim.name not in OPTIMISERS:
+            raise ValueError(f"optim.name must be one of {OPTIMISERS}, got {self.optim.name!r}")
+        if self.optim.lr <= 0 or self.optim.poly_power < 0:
+            raise ValueError("optim.lr must be > 0 and optim.poly_power >= 0")
+        if self.bf16 not in ("auto", "true", "false"):
+            raise ValueError(f"bf16 must be auto, true or false, got {self.bf16!r}")
+        if self.validation.every < 0:
+            raise ValueError("validation.every must be >= 0")
+        for d in self.datasets:
+            if d.weight <= 0:
+                raise ValueError(f"dataset {d.name or d.paths} weight must be > 0")
+            if not d.paths:
+                raise ValueError("every dataset needs paths")
+        from ..nets import NetConfig
+
+        net = NetConfig.from_dict(self.network)
+        bad = [s for s in self.patch_size if s % net.divisor]
+        if bad:
+            raise ValueError(f"patch_size {self.patch_size} must be multiples of {net.divisor} for this network")
+
+    # --- YAML --------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: dict, base: str | os.PathLike | None = None) -> "TrainConfig":
+        """Build from a plain dict; relative paths are resolved against ``base`` when given."""
+        d = dict(d)
+        _check_keys(cls, d, "config")
+        if "datasets" in d:
+            d["datasets"] = [_sub(DatasetSpec, x, f"datasets[{i}]") for i, x in enumerate(d["datasets"] or [])]
+        for key, kind in (("validation", ValidationSpec), ("optim", OptimSpec)):
+            if key in d:
+                d[key] = _sub(kind, d[key] or {}, key)
+        cfg = cls(**d)
+        if base is not None:
+            cfg.resolve_paths(base)
+        return cfg
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "TrainConfig":
+        """Read a YAML config; raises :class:`InputError` for a missing, unparsable or invalid file."""
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(path, "config file not found")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise InputError(path, f"not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(raw, dict):
+            raise InputError(path, "config must be a YAML mapping")
+        try:
+            return cls.from_dict(raw, base=path.resolve().parent)
+        except (TypeError, ValueError) as exc:
+            raise InputError(path, str(exc)) from None
+
+    def resolve_paths(self, base: str | os.PathLike) -> None:
+        """Make every dataset, validation and synth-config path absolute relative to ``base``."""
+        base = Path(base)
+
+        def fix(p):
+            if isinstance(p, (list, tuple)):
+                return [fix(x) for x in p]
+            q = Path(os.path.expanduser(str(p)))
+            return str(q if q.is_absolute() else (base / q).resolve())
+
+        for d in self.datasets:
+            d.paths = [fix(p) for p in d.paths]
+        self.validation.paths = [fix(p) for p in self.validation.paths]
+        if self.synth_config:
+            self.synth_config = fix(self.synth_config)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["patch_size"] = list(self.patch_size)
+        return out
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _check_keys(kind, d: dict, where: str) -> None:
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown {where} key(s) {unknown}; known: {sorted(known)}")
+
+
+def _sub(kind, d, where: str):
+    if is_dataclass(d):
+        return d
+    if not isinstance(d, dict):
+        raise ValueError(f"{where} must be a mapping")
+    _check_keys(kind, d, where)
+    return kind(**d)

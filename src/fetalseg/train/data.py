@@ -1,0 +1,203 @@
+"""Training data: the label-map pool with on-the-fly synthesis, and the real validation set.
+
+A *batch source* is any object with ``next_batch(step) -> (image, target)``: ``image`` float32
+``[B, 1, X, Y, Z]`` in [0, 1] and ``target`` int64 ``[B, X, Y, Z]`` FeTA labels 0-7, on the training
+device. The batch of a step is a pure function of ``(seed, rank, step)`` (a fresh generator is
+seeded from them each step), so resuming a run at step ``k`` regenerates exactly the batches an
+uninterrupted run would have seen, and every DDP rank draws its own samples.
+
+* :class:`SynthSource` (``source: synth``): label maps of several datasets, picked by dataset weight
+  then uniformly within a dataset, turned into images by :class:`fetalseg.synth.SynthGenerator`
+  on the training device;
+* :class:`RandomSource` (``source: random``): uniform noise and random labels, for speed benchmarks only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+
+
+class BatchSource(Protocol):
+    def next_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch ``step`` (deterministic in seed, rank and step)."""
+
+
+def step_seed(seed: int, rank: int, step: int, stream: int = 0) -> int:
+    """A 63-bit seed for one (seed, rank, step, stream) from NumPy's SeedSequence (well mixed)."""
+    s = np.random.SeedSequence([int(seed), int(rank), int(step), int(stream)]).generate_state(1, np.uint64)[0]
+    return int(s) & ((1 << 63) - 1)
+
+
+class RandomSource:
+    """Uniform-noise images and uniform random FeTA labels (speed benchmarks; nothing to learn)."""
+
+    def __init__(self, patch_size, batch_size: int = 1, seed: int = 0, rank: int = 0, device="cpu", n_classes=8):
+        self.shape = (batch_size, *patch_size)
+        self.seed, self.rank, self.device, self.n_classes = seed, rank, torch.device(device), n_classes
+
+    def next_batch(self, step: int):
+        g = torch.Generator().manual_seed(step_seed(self.seed, self.rank, step))
+        img = torch.rand((self.shape[0], 1, *self.shape[1:]), generator=g)
+        tgt = torch.randint(0, self.n_classes, self.shape, generator=g)
+        return img.to(self.device), tgt.to(self.device)
+
+
+# ---------------------------------------------------------------------------------------------
+def dataset_files(spec) -> list[Path]:
+    """The label-map files of one :class:`~fetalseg.train.config.DatasetSpec`; raises InputError if none."""
+    from ..datasets import discover
+    from ..io import is_nifti_path
+
+    out: list[Path] = []
+    for p in map(Path, spec.paths):
+        if not p.exists():
+            raise InputError(p, "file not found")
+        if p.is_dir() and any(p.glob("sub-*")):
+            for s in discover(p):
+                if spec.include is not None and s.id not in spec.include:
+                    continue
+                if s.id in spec.exclude:
+                    continue
+                f = s.dseg if spec.labels_key == "dseg" else s.files.get(spec.labels_key)
+                if f is None:
+                    raise InputError(p, f"subject {s.id} has no {spec.labels_key} file")
+                out.append(Path(f))
+        elif p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if is_nifti_path(f)))
+        else:
+            out.append(p)
+    if not out:
+        raise InputError(spec.paths[0] if spec.paths else None, "no label maps selected")
+    return out
+
+
+class SynthSource:
+    """On-the-fly synthetic images from a pool of label maps (see module docstring).
+
+    Parameters
+    ----------
+    pools : list of list of LongTensor [X, Y, Z]
+        Generation-convention (or sub-class) label maps, one list per dataset.
+    weights : list of float
+        Relative weight of each dataset.
+    synth_config : fetalseg.synth.SynthConfig
+        Its ``output_shape`` must equal the training patch size.
+    batch_size, seed, rank, device
+        Samples per step, run seed, DDP rank, training device (maps are moved there once).
+    """
+
+    def __init__(self, pools, weights, synth_config, batch_size=1, seed=0, rank=0, device="cpu"):
+        from ..synth import SynthGenerator
+
+        if len(pools) != len(weights) or not pools or any(not p for p in pools):
+            raise ValueError("need one non-empty pool of label maps per dataset weight")
+        self.device = torch.device(device)
+        self.pools = [[m.to(self.device) for m in pool] for pool in pools]
+        w = torch.tensor(weights, dtype=torch.float64)
+        self.weights = w / w.sum()
+        self.generator = SynthGenerator(synth_config)
+        self.batch_size, self.seed, self.rank = batch_size, seed, rank
+
+    def pick(self, g: torch.Generator) -> tuple[int, int]:
+        """(dataset index, map index) drawn by dataset weight, then uniformly."""
+        d = int(torch.multinomial(self.weights, 1, generator=g))
+        i = int(torch.randint(len(self.pools[d]), (1,), generator=g))
+        return d, i
+
+    def next_batch(self, step: int):
+        g = torch.Generator().manual_seed(step_seed(self.seed, self.rank, step))
+        maps = [self.pools[d][i] for d, i in (self.pick(g) for _ in range(self.batch_size))]
+        batch = self.generator.sample(maps, g)
+        return batch.image.to(self.device), batch.target.to(self.device)
+
+    @classmethod
+    def from_config(cls, cfg, rank: int = 0, device="cpu") -> "SynthSource":
+        """Load every dataset of a :class:`~fetalseg.train.config.TrainConfig` (``source: synth``)."""
+        from ..synth import SynthConfig, load_label_maps
+
+        sc = SynthConfig.from_yaml(cfg.synth_config) if cfg.synth_config else SynthConfig()
+        sc = SynthConfig.from_dict({**sc.to_dict(), **cfg.synth, "output_shape": list(cfg.patch_size)})
+        pools = []
+        for k, spec in enumerate(cfg.datasets):
+            files = dataset_files(spec)
+            images = load_label_maps(files, spec.convention)
+            pools.append([torch.from_numpy(np.ascontiguousarray(im.data)).to(torch.uint8) for im in images])
+        return cls(pools, [d.weight for d in cfg.datasets], sc, cfg.batch_size, cfg.seed, rank, device)
+
+
+def make_source(cfg, rank: int = 0, device="cpu") -> BatchSource:
+    """The batch source named by ``cfg.source``."""
+    if cfg.source == "random":
+        return RandomSource(cfg.patch_size, cfg.batch_size, cfg.seed, rank, device)
+    return SynthSource.from_config(cfg, rank, device)
+
+
+# ---------------------------------------------------------------------------------------------
+def normalise_percentile(data: np.ndarray, low: float = 0.5, high: float = 99.5) -> np.ndarray:
+    """Map the ``low`` and ``high`` percentiles of all voxels to 0 and 1, clip to [0, 1] (float32).
+
+    This is the ``{"method": "percentile"}`` normalisation of the model card. A constant image gives zeros.
+    """
+    data = np.asarray(data, dtype=np.float32)
+    lo, hi = np.percentile(data, [low, high])
+    if hi <= lo:
+        return np.zeros_like(data)
+    return np.clip((data - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+
+@dataclass
+class ValidationCase:
+    """One real validation pair: ``image`` float32 [1, 1, X, Y, Z] normalised, ``target`` uint8 (X, Y, Z) FeTA."""
+
+    id: str
+    image: torch.Tensor
+    target: np.ndarray
+
+
+def validation_pairs(spec) -> list[tuple[str, Path, Path]]:
+    """(id, t2w, dseg) for a :class:`~fetalseg.train.config.ValidationSpec`."""
+    from ..datasets import discover, subject_id
+
+    out = []
+    for p in spec.paths:
+        if isinstance(p, (list, tuple)):
+            if len(p) != 2:
+                raise InputError(None, f"validation pair must be [t2w, dseg], got {p}")
+            t2w, dseg = map(Path, p)
+            out.append((subject_id(t2w) or t2w.name.split(".")[0], t2w, dseg))
+            continue
+        p = Path(p)
+        if not p.is_dir():
+            raise InputError(p, "validation path must be a FeTA/BIDS folder or a [t2w, dseg] pair")
+        for s in discover(p, require="both"):
+            if (spec.include is None or s.id in spec.include) and s.id not in spec.exclude:
+                out.append((s.id, Path(s.t2w), Path(s.dseg)))
+    return out
+
+
+def load_validation(spec, resolution_mm: float = 0.8) -> list[ValidationCase]:
+    """Load, resample to ``resolution_mm`` isotropic when needed, and normalise the validation pairs."""
+    from ..io import grid_with_spacing, load_image, resample_image, resample_labels
+    from ..labels import FETA
+
+    cases = []
+    for sid, t2w, dseg in validation_pairs(spec):
+        img = load_image(t2w)
+        lab = load_image(dseg, labels=FETA)
+        if img.shape != lab.shape or not np.allclose(img.affine, lab.affine, atol=1e-3):
+            raise InputError(dseg, f"grid differs from its image {t2w}")
+        if not np.allclose(img.spacing, resolution_mm, rtol=0.02):
+            shape, affine = grid_with_spacing(img.shape, img.affine, resolution_mm)
+            img = resample_image(img, (shape, affine))
+            lab = lab.with_data(resample_labels(lab.data, lab.affine, shape, affine, method="linear"), affine)
+        x = torch.from_numpy(normalise_percentile(img.data))[None, None]
+        cases.append(ValidationCase(sid, x, np.asarray(lab.data, dtype=np.uint8)))
+    return cases
