@@ -235,5 +235,6 @@ def iter_to_input(probs: np.ndarray, grid: ModelGrid, *, slab: int = 16) -> Iter
         g = torch.from_numpy(np.stack(coords, axis=-1).astype(np.float32)).unsqueeze(0)
         with torch.inference_mode():
             out = F.grid_sample(t, g, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
-        out[0] += 1.0
-        yield sl, out.numpy()
+            out[0] += 1.0
+            block = out.numpy().copy()
+        yield sl, block
