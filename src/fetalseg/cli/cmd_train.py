@@ -49,7 +49,7 @@ def train(
         best = summary["best_dice"]
         console().print(f"{summary['run_dir']}: {summary['steps']} steps, "
                         + (f"best validation mean Dice {best:.4f} at step {summary['best_step']}"
-                           if best is not None else "no validation"))
+                           if best is not None else "no validation"), soft_wrap=True)
 
 
 def export(
@@ -65,4 +65,4 @@ def export(
     card = export_run(run, output, which=checkpoint, overwrite=overwrite)
     d = card["validation_dice"]["mean_1_7"]
     console().print(f"{output}: step {card['steps']}, validation mean Dice "
-                    f"{'n/a' if d is None else f'{d:.4f}'}, sha256 {card['sha256'][:16]}")
+                    f"{'n/a' if d is None else f'{d:.4f}'}, sha256 {card['sha256'][:16]}", soft_wrap=True)

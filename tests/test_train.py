@@ -1,0 +1,225 @@
+"""Training pieces: loss against a brute-force oracle, config, checkpoints, data sources, the loop, export, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from fetalseg.errors import InputError
+from fetalseg.train import (DeepSupervisionLoss, TrainConfig, dice_per_label, level_weights, load_checkpoint,
+                            save_checkpoint, step_seed)
+from fetalseg.train.checkpoint import rng_state, set_rng_state
+from train_helpers import tiny_config
+
+
+# --- loss ---------------------------------------------------------------------------------------
+def test_level_weights_halve_and_sum_to_one():
+    assert level_weights(1) == [1.0]
+    assert level_weights(3) == pytest.approx([4 / 7, 2 / 7, 1 / 7])
+    with pytest.raises(ValueError):
+        level_weights(0)
+
+
+def _dice_ce_oracle(logits: np.ndarray, target: np.ndarray) -> float:
+    """Soft Dice (per sample and class, background included, eps 1e-5) + voxel-mean CE, by hand."""
+    b, c = logits.shape[:2]
+    z = logits - logits.max(1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    onehot = np.stack([(target == k) for k in range(c)], 1).astype(np.float64)
+    dice = []
+    for i in range(b):
+        for k in range(c):
+            inter = (p[i, k] * onehot[i, k]).sum()
+            dice.append(1 - (2 * inter + 1e-5) / (p[i, k].sum() + onehot[i, k].sum() + 1e-5))
+    ce = -(np.log(p) * onehot).sum(1).mean()
+    return float(np.mean(dice) + ce)
+
+
+def test_deep_supervision_loss_matches_oracle():
+    g = torch.Generator().manual_seed(0)
+    outs = [torch.randn(2, 8, 4, 5, 3, generator=g, dtype=torch.float64) for _ in range(3)]
+    target = torch.randint(0, 8, (2, 4, 5, 3), generator=g)
+    got = DeepSupervisionLoss(3)(outs, target)
+    want = sum(w * _dice_ce_oracle(o.numpy(), target.numpy()) for w, o in zip(level_weights(3), outs))
+    assert got.item() == pytest.approx(want, rel=1e-5)
+    # a perfect prediction scores (almost) zero
+    perfect = torch.nn.functional.one_hot(target, 8).permute(0, 4, 1, 2, 3).double() * 50
+    assert DeepSupervisionLoss(1)([perfect], target).item() < 1e-3
+    with pytest.raises(ValueError):
+        DeepSupervisionLoss(2)([perfect], target)
+
+
+def test_dice_per_label_brute_force():
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 4, (6, 5, 4)), rng.integers(0, 4, (6, 5, 4))
+    d = dice_per_label(a, b, labels=(1, 2, 3, 7))
+    for v in (1, 2, 3):
+        inter = sum(1 for i in np.ndindex(a.shape) if a[i] == v and b[i] == v)
+        assert d[v] == pytest.approx(2 * inter / ((a == v).sum() + (b == v).sum()))
+    assert math.isnan(d[7])
+
+
+# --- config -------------------------------------------------------------------------------------
+def test_config_yaml_roundtrip_and_relative_paths(tmp_path):
+    (tmp_path / "sub").mkdir()
+    p = tmp_path / "sub" / "c.yaml"
+    p.write_text("name: x\npatch_size: [32, 32, 32]\nnetwork: {preset: tiny}\n"
+                 "datasets: [{paths: [../maps], weight: 2}]\noptim: {name: sgd, lr: 0.01}\n")
+    cfg = TrainConfig.from_yaml(p)
+    assert cfg.datasets[0].paths == [str((tmp_path / "maps").resolve())]
+    assert cfg.optim.name == "sgd" and cfg.datasets[0].weight == 2
+    import yaml
+
+    again = TrainConfig.from_dict(yaml.safe_load(cfg.to_yaml()))
+    assert again.to_dict() == cfg.to_dict()
+
+
+@pytest.mark.parametrize("text,match", [
+    ("nme: x\n", "unknown config key"),
+    ("patch_size: [30, 32, 32]\nnetwork: {preset: tiny}\nsource: random\n", "multiples of 4"),
+    ("source: synth\n", "datasets"),
+    ("source: random\noptim: {name: adam}\n", "optim.name"),
+    ("source: random\nnetwork: {preset: huge}\n", "preset"),
+    ("[1, 2]\n", "mapping"),
+    ("a: [\n", "YAML"),
+])
+def test_bad_configs_are_input_errors(tmp_path, text, match):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(InputError, match=match):
+        TrainConfig.from_yaml(p)
+
+
+# --- checkpoints --------------------------------------------------------------------------------
+def test_checkpoint_restores_every_rng_and_is_atomic(tmp_path):
+    from fetalseg.nets import build_network
+
+    net = build_network("tiny")
+    opt = torch.optim.AdamW(net.parameters())
+    random.seed(5), np.random.seed(5), torch.manual_seed(5)
+    before = rng_state()
+    path = save_checkpoint(tmp_path / "c.pt", model=net, optimizer=opt, step=7, extra={"a": [1, 2.5]})
+    want = (random.random(), np.random.rand(), torch.rand(1).item())
+    random.seed(0), np.random.seed(0), torch.manual_seed(0)
+    ck = load_checkpoint(path)  # weights_only load
+    set_rng_state(ck["rng"])
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == want
+    assert ck["step"] == 7 and ck["extra"] == {"a": [1, 2.5]}
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["c.pt"]  # no temporary left over
+    assert torch.equal(before["torch"], ck["rng"]["torch"])
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(InputError, match="checkpoint"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+# --- data ---------------------------------------------------------------------------------------
+def test_step_seed_is_deterministic_and_distinct():
+    assert step_seed(1, 0, 5) == step_seed(1, 0, 5)
+    seeds = {step_seed(s, r, k) for s in range(3) for r in range(3) for k in range(50)}
+    assert len(seeds) == 3 * 3 * 50
+
+
+def test_synth_source_deterministic_per_step_and_rank(tmp_path):
+    from fetalseg.train import SynthSource
+
+    cfg = TrainConfig.from_yaml(tiny_config(tmp_path))
+    s0, s0b, s1 = (SynthSource.from_config(cfg, rank=r) for r in (0, 0, 1))
+    a_img, a_tgt = s0.next_batch(4)
+    s0b.next_batch(0)  # history must not matter
+    b_img, b_tgt = s0b.next_batch(4)
+    assert torch.equal(a_img, b_img) and torch.equal(a_tgt, b_tgt)
+    assert a_img.shape == (1, 1, 32, 32, 32) and a_tgt.shape == (1, 32, 32, 32) and a_tgt.dtype == torch.long
+    assert 0 <= float(a_img.min()) and float(a_img.max()) <= 1 and int(a_tgt.max()) <= 7
+    assert not torch.equal(s1.next_batch(4)[0], a_img)
+    assert not torch.equal(s0.next_batch(5)[0], a_img)
+
+
+# --- the loop -----------------------------------------------------------------------------------
+def _heldout_loss(net, source, steps=range(10_000, 10_004)):
+    from fetalseg.train import DeepSupervisionLoss
+
+    crit = DeepSupervisionLoss(1)
+    net.eval()
+    with torch.no_grad():
+        return float(np.mean([crit([net(x)], y).item() for x, y in map(source.next_batch, steps)]))
+
+
+@pytest.mark.slow
+def test_tiny_training_loss_falls_and_run_folder(tmp_path):
+    from fetalseg.nets import build_network
+    from fetalseg.train import SynthSource, read_log, train
+
+    cfg = TrainConfig.from_yaml(tiny_config(tmp_path, steps=40, every=20, optim={"lr": 0.003}))
+    source = SynthSource.from_config(cfg)
+    torch.manual_seed(cfg.seed)
+    before = _heldout_loss(build_network(cfg.network), source)  # the trainer's initial weights
+    run = tmp_path / "run"
+    summary = train(cfg, run, show_progress=False)
+    for name in ("config.yaml", "log.csv", "curve.png", "summary.json", "checkpoints/last.pt", "checkpoints/best.pt"):
+        assert (run / name).is_file(), name
+    assert (run / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = read_log(run / "log.csv")
+    assert [r["step"] for r in rows] == list(range(1, 41))
+    assert rows[0]["lr"] == pytest.approx(0.003) and rows[-1]["lr"] < rows[0]["lr"]
+    val = [r for r in rows if not math.isnan(r["val_mean"])]
+    assert [r["step"] for r in val] == [20, 40]
+    assert all(0 <= r["val_mean"] <= 1 for r in val)
+    assert summary["best_dice"] == pytest.approx(max(r["val_mean"] for r in val))
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    assert best["step"] == summary["best_step"]
+    assert np.mean([r["loss"] for r in rows[-10:]]) < np.mean([r["loss"] for r in rows[:10]])
+    net = build_network(cfg.network)
+    net.load_state_dict(load_checkpoint(run / "checkpoints" / "last.pt")["model"])
+    after = _heldout_loss(net, source)
+    assert after < 0.95 * before, (before, after)
+
+
+# --- CLI and export -----------------------------------------------------------------------------
+def test_cli_train_then_export_loads_without_pickle(tmp_path, cli, monkeypatch):
+    cfg = tiny_config(tmp_path, steps=4, every=2)
+    run = tmp_path / "run"
+    code, out, err = cli("train", cfg, "-o", run, "--no-progress")
+    assert code == 0, err
+    assert "best validation mean Dice" in out
+    code, out, err = cli("train", cfg, "-o", run, "--no-progress")
+    assert code == 2 and "--resume" in err and "Traceback" not in err
+    model = tmp_path / "m.safetensors"
+    code, out, err = cli("export", run, "-o", model)
+    assert code == 0, err
+    card = json.loads(model.with_suffix(".json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    assert card["validation_dice"]["mean_1_7"] == pytest.approx(summary["best_dice"])
+    assert card["steps"] == summary["best_step"] and card["patch_size"] == [32, 32, 32]
+    assert card["resolution_mm"] == 0.8 and card["normalisation"]["method"] == "percentile"
+    assert card["training_data"][0]["maps"] == 3 and card["network"]["levels"] == 3
+
+    import pickle
+
+    from fetalseg.nets import load_model
+
+    def no_pickle(*a, **k):
+        raise AssertionError("pickle used")
+
+    monkeypatch.setattr(pickle, "loads", no_pickle)
+    monkeypatch.setattr(torch, "load", no_pickle)
+    net, _ = load_model(model)
+    monkeypatch.undo()
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, best["model"][k]), k
+    code, out, err = cli("export", run, "-o", model)
+    assert code == 2 and "already exists" in err
+
+
+def test_cli_errors_are_one_line(tmp_path, cli):
+    code, _, err = cli("train", tmp_path / "nope.yaml")
+    assert code == 2 and "config file not found" in err
+    code, _, err = cli("export", tmp_path, "-o", tmp_path / "m.safetensors")
+    assert code == 2 and "checkpoint not found" in err
+    code, _, err = cli("export", tmp_path, "-o", tmp_path / "m.pt")
+    assert code == 2 and ".safetensors" in err
