@@ -36,7 +36,6 @@ def evaluate(
     from ..errors import InputError
     from ..io import check_writable
     from ..metrics.evaluate import parse_empty
-    from .common import nifti_inputs
 
     if output is not None:
         check_writable(output, overwrite)
@@ -46,8 +45,7 @@ def evaluate(
         raise InputError(None, f"--empty: {exc}") from None
     if ec_target not in ("expected", "reference"):
         raise InputError(None, f"--ec-target must be 'expected' or 'reference', got {ec_target!r}")
-    preds = nifti_inputs([pred], kind="dseg")
-    refs = nifti_inputs([gt], kind="dseg")
+    preds, refs = _label_files(pred), _label_files(gt)
     pairs, only_pred, only_ref = _match(preds, refs, single=not pred.is_dir() and not gt.is_dir())
     err = _console(stderr=True)
     for what, items in (("predictions without a reference", only_pred), ("references without a prediction", only_ref)):
@@ -68,6 +66,24 @@ def _console(stderr: bool = False):
     from .common import console
 
     return console(stderr=stderr)
+
+
+def _label_files(path: Path) -> list[Path]:
+    """A file, a FeTA/BIDS folder (``sub-*/anat/*_dseg``) or a flat folder of NIfTI label maps."""
+    from ..datasets import discover
+    from ..errors import InputError
+    from ..io import is_nifti_path
+
+    if not path.exists():
+        raise InputError(path, "file not found")
+    if not path.is_dir():
+        return [path]
+    if any(d.is_dir() for d in path.glob("sub-*")):
+        return [s.dseg for s in discover(path, require="dseg")]
+    files = sorted(f for f in path.iterdir() if f.is_file() and is_nifti_path(f))
+    if not files:
+        raise InputError(path, "no NIfTI files (.nii, .nii.gz) in folder")
+    return files
 
 
 def _key(path: Path) -> str:
