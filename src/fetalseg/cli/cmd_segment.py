@@ -81,17 +81,17 @@ def segment(
         })
         save_image(res.labels, job.output, dtype="uint8", overwrite=overwrite)
 
+    with progress(disable=quiet or len(jobs) < 2) as bar:
+        summary = batch.run_batch(jobs, work, overwrite=overwrite, progress=bar)
+
     bids_roots = [Path(p) for p in inputs if Path(p).is_dir() and any(Path(p).glob("sub-*"))]
-    if bids_roots and not is_nifti_path(output):
+    if bids_roots and not is_nifti_path(output) and (summary.done or summary.skipped):
         desc = Path(output) / "dataset_description.json"
         if not desc.exists():
             write_text(desc, json.dumps({
                 "Name": "fetalseg segment", "BIDSVersion": "1.9.0", "DatasetType": "derivative",
                 "GeneratedBy": [{"Name": "fetalseg", "Version": __version__}],
                 "SourceDatasets": [{"URL": str(r.resolve())} for r in bids_roots]}, indent=2) + "\n")
-    with progress(disable=quiet or len(jobs) < 2) as bar:
-        summary = batch.run_batch(jobs, work, overwrite=overwrite, progress=bar)
-
     say = typer.echo
     rows_v, rows_q = [], []
     for job in jobs:
