@@ -9,7 +9,7 @@
 * skull stripping: none, a tight brain mask, a mask with a halo of 1-4 voxels, or a fuzzy (blurred) border.
 
 Intensities are on the 0-255 scale for cortex blur and WM noise (applied before normalisation), [0, 1]
-for motion. Labels are generation labels (or sub-class values, parent = value % 16).
+for motion. Label arguments are generation-label maps (``parent``, values 0-12).
 """
 
 from __future__ import annotations
@@ -21,19 +21,31 @@ import torch.nn.functional as F
 
 from . import random as R
 from .inflation import dilate_box
-from .resolution import gaussian_blur
+from .resolution import gaussian_blur, smooth
 from .spatial import affine_matrix, to_grid
-from .subclasses import STRIDE
 
 BRAIN = tuple(range(1, 9))
 
 
-def _mask(labels: torch.Tensor, values) -> torch.Tensor:
-    parent = labels % STRIDE
-    m = torch.zeros(labels.shape, dtype=torch.bool, device=labels.device)
+def _mask(parent: torch.Tensor, values) -> torch.Tensor:
+    """Voxels of the generation-label map ``parent`` whose value is in ``values``."""
+    values = list(values)
+    lo, hi = min(values), max(values)
+    if hi - lo + 1 == len(values):
+        return (parent >= lo) & (parent <= hi)
+    m = torch.zeros(parent.shape, dtype=torch.bool, device=parent.device)
     for v in values:
         m |= parent == v
     return m
+
+
+def _half(mask: torch.Tensor) -> torch.Tensor:
+    """2x2x2 max-pool of a mask [X, Y, Z] -> float [1, 1, X/2, Y/2, Z/2] (ceil)."""
+    return F.max_pool3d(mask[None, None].float(), 2, ceil_mode=True)
+
+
+def _up(x: torch.Tensor, shape) -> torch.Tensor:
+    return F.interpolate(x, size=tuple(shape), mode="trilinear", align_corners=False)[0, 0]
 
 
 # ---------------------------------------------------------------- cortex blur
@@ -45,15 +57,19 @@ def draw_cortex_blur(cfg, g: torch.Generator) -> dict:
             "seed": R.seed(g)}
 
 
-def apply_cortex_blur(image: torch.Tensor, labels: torch.Tensor, params: dict) -> torch.Tensor:
-    """Blend ``image`` with its blurred copy inside random patches of the (1-voxel dilated) cortex."""
+def apply_cortex_blur(image: torch.Tensor, parent: torch.Tensor, params: dict) -> torch.Tensor:
+    """Blend ``image`` with its blurred copy inside random patches of the cortex (generation label 2).
+
+    The blending weight is computed at half resolution (cortex mask max-pooled by 2, so about one
+    voxel wider) and upsampled; a fraction ``coverage`` of space is inside the patches.
+    """
     if not params["on"]:
         return image
-    cortex = dilate_box(_mask(labels, (2,)).float(), 1)
-    patches = R.smooth_field([6, 6, 6], image.shape, params["seed"], image.device)[0, 0]
+    cortex = _half(_mask(parent, (2,)))
+    patches = R.smooth_field([6, 6, 6], cortex.shape[2:], params["seed"], image.device)
     thr = math.sqrt(2) * torch.erfinv(torch.tensor(1 - 2 * params["coverage"])).item()  # N(0,1) quantile
-    w = torch.sigmoid(4.0 * (patches - thr)) * cortex
-    blurred = gaussian_blur(image, [params["sigma"]] * 3)
+    w = _up(torch.sigmoid(4.0 * (patches - thr)) * cortex, image.shape)
+    blurred = smooth(image, params["sigma"])
     return image + w * (blurred - image)
 
 
@@ -66,11 +82,11 @@ def draw_wm_noise(cfg, g: torch.Generator) -> dict:
             "seed": R.seed(g)}
 
 
-def apply_wm_noise(image: torch.Tensor, labels: torch.Tensor, params: dict) -> torch.Tensor:
+def apply_wm_noise(image: torch.Tensor, parent: torch.Tensor, params: dict) -> torch.Tensor:
     """Add ``amplitude x`` a smooth N(0, 1) field (``cells`` nodes per axis) inside white matter (3, 8)."""
     if not params["on"]:
         return image
-    wm = _mask(labels, (3, 8))
+    wm = _mask(parent, (3, 8))
     n = params["cells"]
     fieldv = R.smooth_field([n, n, n], image.shape, params["seed"], image.device)[0, 0]
     return image + params["amplitude"] * fieldv * wm
@@ -87,21 +103,27 @@ def draw_skull_strip(cfg, g: torch.Generator) -> dict:
             "sigma": R.uniform(g, 1.0, 3.0)}
 
 
-def skull_strip_mask(labels: torch.Tensor, params: dict) -> torch.Tensor | None:
-    """The multiplicative mask [X, Y, Z] in [0, 1] of the drawn variant (None for 'none')."""
+def skull_strip_mask(parent: torch.Tensor, params: dict) -> torch.Tensor | None:
+    """The multiplicative mask [X, Y, Z] in [0, 1] of the drawn variant (None for 'none').
+
+    'mask': brain (generation labels 1-8); 'halo': brain dilated by a ``halo``-voxel box; 'fuzzy': the
+    brain mask max-pooled by 2 (about one voxel wider), blurred by ``sigma`` voxels at half resolution
+    and upsampled.
+    """
     if not params["on"]:
         return None
-    brain = _mask(labels, BRAIN).float()
+    brain = _mask(parent, BRAIN)
     if params["mode"] == "mask":
-        return brain
+        return brain.float()
     if params["mode"] == "halo":
-        return dilate_box(brain, params["halo"])
-    # fuzzy: a blurred border centred one voxel outside the brain
-    return gaussian_blur(dilate_box(brain, 1), [params["sigma"]] * 3).clamp(0, 1)
+        return dilate_box(brain.float(), params["halo"])
+    half = _half(brain)[0, 0]
+    return _up(gaussian_blur(half, [params["sigma"] / 2] * 3)[None, None], parent.shape).clamp(0, 1)
 
 
-def apply_skull_strip(image: torch.Tensor, labels: torch.Tensor, params: dict) -> torch.Tensor:
-    m = skull_strip_mask(labels, params)
+def apply_skull_strip(image: torch.Tensor, parent: torch.Tensor, params: dict) -> torch.Tensor:
+    """Multiply ``image`` by :func:`skull_strip_mask`."""
+    m = skull_strip_mask(parent, params)
     return image if m is None else image * m
 
 
@@ -130,14 +152,23 @@ def motion_coords(shape, params: dict, device) -> torch.Tensor:
     tr = (torch.rand((n_slabs, 3), generator=gen, dtype=torch.float64) * 2 - 1) * params["translation_vox"]
     mats = torch.stack([affine_matrix(r.tolist()) for r in rot]).float().to(device)  # [S, 3, 3]
     slice_slab = torch.arange(n, device=device) // slab
-    a = mats[slice_slab]  # [n, 3, 3]
+    a = mats[slice_slab]  # [n, 3, 3] per slice along axis
     t = tr.float().to(device)[slice_slab]  # [n, 3]
-    c = torch.tensor([(s - 1) / 2 for s in shape], device=device)
-    axes = [torch.arange(s, device=device, dtype=torch.float32) for s in shape]
-    o = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1) - c  # [X, Y, Z, 3]
-    o = o.movedim(axis, 0)  # [n, ..., 3]
-    out = torch.einsum("nij,n...j->n...i", a, o) + t.view(n, 1, 1, 3)
-    return out.movedim(0, axis) + c
+    c = [(s - 1) / 2 for s in shape]
+    # o_j: centred coordinate along axis j, as a broadcastable 1-D view
+    o = [(torch.arange(s, device=device, dtype=torch.float32) - c[j]).view([-1 if d == j else 1 for d in range(3)])
+         for j, s in enumerate(shape)]
+
+    def along(v: torch.Tensor) -> torch.Tensor:  # per-slice vector [n] -> broadcastable along axis
+        return v.view([-1 if d == axis else 1 for d in range(3)])
+
+    out = torch.empty((*shape, 3), device=device, dtype=torch.float32)
+    for i in range(3):
+        acc = along(t[:, i]) + c[i]
+        for j in range(3):
+            acc = acc + along(a[:, i, j]) * o[j]
+        out[..., i] = acc.expand(*shape)
+    return out
 
 
 def removed_slices(n: int, params: dict) -> list[int]:

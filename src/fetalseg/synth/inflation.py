@@ -26,13 +26,19 @@ def draw_inflation(cfg, labels: torch.Tensor, g: torch.Generator) -> dict:
 
 
 def dilate_box(x: torch.Tensor, radius: int) -> torch.Tensor:
-    """Grey-level dilation of ``x`` [X, Y, Z] (float) by a (2r+1)^3 box, separably (3 max-pools)."""
+    """Grey-level dilation of ``x`` [X, Y, Z] (float) by a (2r+1)^3 box.
+
+    Separable: a 1-D max-pool along each axis (the axis moved last, where max_pool1d is fast).
+    """
     k = 2 * int(radius) + 1
-    y = x[None, None]
-    for ks in ((k, 1, 1), (1, k, 1), (1, 1, k)):
-        pad = tuple(s // 2 for s in ks)
-        y = F.max_pool3d(y, ks, stride=1, padding=pad)
-    return y[0, 0]
+    if k <= 1:
+        return x
+    for axis in range(3):
+        y = x.movedim(axis, -1)
+        shape = y.shape
+        y = F.max_pool1d(y.reshape(-1, 1, shape[-1]), k, stride=1, padding=k // 2).reshape(shape)
+        x = y.movedim(-1, axis)
+    return x.contiguous()
 
 
 def inflate(labels: torch.Tensor, label: int, radius: int) -> torch.Tensor:

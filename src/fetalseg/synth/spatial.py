@@ -79,11 +79,13 @@ def integrate_svf(v: torch.Tensor, steps: int) -> torch.Tensor:
     return u
 
 
-def svf_displacement(params: dict, out_shape, device) -> torch.Tensor | None:
-    """Displacement u (output voxels, component order i, j, k) on the output grid, ``[*out_shape, 3]``.
+def svf_displacement(params: dict, out_shape, device, matrix: torch.Tensor | None = None) -> torch.Tensor | None:
+    """Displacement ``M u`` of exp(v) on the output grid, ``[1, 3, *out_shape]`` (voxels, order i, j, k).
 
-    The velocity is N(0, svf_std) voxels on the coarse ``svf_grid``, upsampled to a working grid of a
-    quarter of the output size, integrated there, and upsampled to the output grid.
+    The velocity is N(0, svf_std) output voxels on the coarse ``svf_grid``, upsampled to a working grid
+    of a quarter of the output size, integrated there by scaling and squaring, optionally multiplied by
+    the 3x3 ``matrix`` M (linear maps commute with trilinear interpolation) and upsampled to the output
+    grid. None when the elastic step is off.
     """
     if not params.get("elastic"):
         return None
@@ -98,30 +100,69 @@ def svf_displacement(params: dict, out_shape, device) -> torch.Tensor | None:
     vn = (v * scale.view(1, 3, 1, 1, 1)).flip(1)
     un = integrate_svf(vn, int(params["svf_steps"]))
     u = un.flip(1) / scale.view(1, 3, 1, 1, 1)
-    u = F.interpolate(u, size=out_shape, mode="trilinear", align_corners=True)
-    return u[0].permute(1, 2, 3, 0)
+    if matrix is not None:
+        u = torch.einsum("ij,bj...->bi...", matrix.to(device=device, dtype=torch.float32), u)
+    return F.interpolate(u, size=out_shape, mode="trilinear", align_corners=True)
+
+
+def _affine(params: dict, centre) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A, centre + t), float64: input voxel = A (o - c_out) + centre + t."""
+    if params.get("affine"):
+        a = affine_matrix(params["rotation_deg"], params["scaling"], params["shear"])
+        t = torch.tensor(params["translation_vox"], dtype=torch.float64)
+    else:
+        a, t = torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    return a, torch.as_tensor(centre, dtype=torch.float64) + t
 
 
 def deformation(params: dict, in_shape, out_shape, centre, device) -> torch.Tensor:
     """Input voxel coordinates (i, j, k) of every output voxel, float32 ``[*out_shape, 3]`` (no flip).
 
     ``centre`` (3 floats) is the input point that the output grid centre maps to before translation.
+    This is the map that :func:`sampling_grid` encodes (for tests and inspection; it is not used by
+    the generator, which builds the normalised grid directly).
     """
     out_shape = tuple(int(s) for s in out_shape)
-    if params.get("affine"):
-        a = affine_matrix(params["rotation_deg"], params["scaling"], params["shear"])
-        t = torch.tensor(params["translation_vox"], dtype=torch.float64)
-    else:
-        a, t = torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    a, b = _affine(params, centre)
     c_out = torch.tensor([(s - 1) / 2 for s in out_shape], dtype=torch.float64)
-    b = torch.as_tensor(centre, dtype=torch.float64) + t - a @ c_out
     axes = [torch.arange(s, device=device, dtype=torch.float32) for s in out_shape]
-    o = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)
+    o = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1) - c_out.to(device, torch.float32)
     u = svf_displacement(params, out_shape, device)
     if u is not None:
-        o = o + u
-    a32, b32 = a.to(device=device, dtype=torch.float32), b.to(device=device, dtype=torch.float32)
-    return o @ a32.T + b32
+        o = o + u[0].permute(1, 2, 3, 0)
+    return o @ a.to(device, torch.float32).T + b.to(device, torch.float32)
+
+
+def sampling_grid(params: dict, in_shape, out_shape, centre, device) -> torch.Tensor:
+    """The grid_sample grid ``[1, *out_shape, 3]`` of :func:`deformation` (without the flip).
+
+    The flip (``params['flip']``) is applied by :func:`warp` to the resampled volumes, which is the
+    same as flipping the grid along its first axis and cheaper.
+
+    The affine part is built by broadcasting three 1-D coordinate vectors; the displacement, already
+    multiplied by the normalised affine, is added after one trilinear upsampling.
+    """
+    out_shape = tuple(int(s) for s in out_shape)
+    a, b = _affine(params, centre)
+    d_in = torch.diag(torch.tensor([2.0 / max(s - 1, 1) for s in in_shape], dtype=torch.float64))
+    half_out = torch.diag(torch.tensor([(s - 1) / 2 for s in out_shape], dtype=torch.float64))
+    lin = d_in @ a @ half_out  # normalised out -> normalised in, (i, j, k) order
+    trans = d_in @ b - 1.0
+    # component planes (input axis order i, j, k) = trans + lin @ normalised output coordinate,
+    # built by broadcasting three 1-D coordinate vectors; the displacement is added plane by plane
+    lin32, trans32 = lin.to(device, torch.float32), trans.to(device, torch.float32)
+    norm_axes = [torch.linspace(-1.0, 1.0, s, device=device) for s in out_shape]
+    views = [norm_axes[0].view(-1, 1, 1), norm_axes[1].view(1, -1, 1), norm_axes[2].view(1, 1, -1)]
+    u = svf_displacement(params, out_shape, device, matrix=d_in @ a)
+    planes = torch.empty((3, *out_shape), device=device, dtype=torch.float32)
+    for comp in range(3):
+        g = views[0] * lin32[comp, 0] + trans32[comp]
+        g = g + views[1] * lin32[comp, 1]
+        if u is None:
+            torch.add(g, views[2] * lin32[comp, 2], out=planes[2 - comp])
+        else:
+            torch.add(u[0, comp], g + views[2] * lin32[comp, 2], out=planes[2 - comp])
+    return planes.permute(1, 2, 3, 0)[None]
 
 
 def to_grid(coords: torch.Tensor, in_shape, flip: bool = False) -> torch.Tensor:
@@ -133,13 +174,20 @@ def to_grid(coords: torch.Tensor, in_shape, flip: bool = False) -> torch.Tensor:
     return grid[None]
 
 
-def warp(grid: torch.Tensor, labels: torch.Tensor, image: torch.Tensor | None = None):
-    """Resample ``labels`` [X, Y, Z] (nearest, 0 outside) and optional ``image`` [C, X, Y, Z] (linear)."""
+def warp(grid: torch.Tensor, labels: torch.Tensor, image: torch.Tensor | None = None, flip: bool = False):
+    """Resample ``labels`` [X, Y, Z] (nearest, 0 outside) and optional ``image`` [C, X, Y, Z] (linear).
+
+    ``flip`` mirrors the results along the first axis (equivalent to flipping the grid).
+    Returns (labels int64 [*grid], image float32 [C, *grid] or None).
+    """
     lab = F.grid_sample(labels[None, None].float(), grid, mode="nearest", padding_mode="zeros",
                         align_corners=True)[0, 0].round().long()
     img = None
     if image is not None:
         img = F.grid_sample(image[None].float(), grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
+    if flip:
+        lab = lab.flip(0)
+        img = None if img is None else img.flip(1)
     return lab, img
 
 
