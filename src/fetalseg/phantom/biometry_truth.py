@@ -1,0 +1,148 @@
+"""Biometry ground truth measured on the phantom's own anatomy.
+
+Each measure is the longest chord of a structure along a fixed axis within its standard plane
+(world frame of :mod:`fetalseg.phantom.anatomy`), found on the continuous implicit anatomy (not
+the voxel grid): first on a 0.4 mm lattice over the structure's box, then refined on a 0.02 mm
+lattice around the best chord's two ends. The landmarks are the chord's two end points (mm), and
+the measure is their distance. Nothing is copied from the norms: what the anatomy is, is measured.
+
+=======  ==================  ====================  ===========  ===================================
+measure  structure           standard plane        chord axis   note
+=======  ==================  ====================  ===========  ===================================
+bBIP     cerebrum            axial ``z = 0``       x (L-R)      brain biparietal diameter
+sBIP     intracranial space  axial ``z = 0``       x (L-R)      skull (inner table) biparietal
+TCD      cerebellum          coronal, cerebellum   x (L-R)      transverse cerebellar diameter
+HV       vermis              midsagittal ``x = 0`` z (I-S)      height of the vermis
+LCC      corpus callosum     midsagittal ``x = 0`` y (P-A)      genu to splenium; NaN without one
+=======  ==================  ====================  ===========  ===================================
+
+``atrial_width`` (right atrium, axial plane through its centre, along x) is added for
+ventriculomegaly; it is not a column of the FeTA biometry TSV.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import deep, labelmap
+from .shapes import open_grid
+
+FETA_COLUMNS = ("LCC", "HV", "bBIP", "sBIP", "TCD")
+COARSE, FINE = 0.4, 0.02
+
+
+def _axes_for(plane_axis: int, plane_value: float, lo, hi, h: float):
+    axes = []
+    for ax in range(3):
+        if ax == plane_axis:
+            axes.append(np.array([plane_value], dtype=np.float32))
+        else:
+            n = max(2, int(np.ceil((hi[ax] - lo[ax]) / h)) + 1)
+            axes.append((lo[ax] + h * np.arange(n)).astype(np.float32))
+    return axes
+
+
+def longest_chord(member, plane_axis: int, plane_value: float, chord_axis: int, lo, hi):
+    """End points (two (3,) arrays, mm) of the longest chord along ``chord_axis`` of a structure.
+
+    ``member(X, Y, Z) -> bool array`` tests points given as an open grid. The search covers the
+    box ``[lo, hi]`` (mm, 3 each) of the plane ``coord[plane_axis] == plane_value``. Returns
+    ``None`` when the structure does not meet the plane.
+    """
+    row_axis = 3 - plane_axis - chord_axis
+    axes = _axes_for(plane_axis, plane_value, lo, hi, COARSE)
+    m = np.asarray(member(*open_grid(*axes)))
+    m = np.broadcast_to(m, tuple(a.size for a in axes))
+    m2 = np.moveaxis(m, (row_axis, chord_axis), (0, 1)).reshape(axes[row_axis].size, axes[chord_axis].size, -1)[..., 0]
+    if not m2.any():
+        return None
+    any_row = m2.any(axis=1)
+    first = np.where(any_row, m2.argmax(axis=1), 0)
+    last = np.where(any_row, m2.shape[1] - 1 - m2[:, ::-1].argmax(axis=1), -1)
+    best = int(np.argmax(np.where(any_row, last - first, -1)))
+    rows = axes[row_axis]
+    chord = axes[chord_axis]
+    # refine: rows within one coarse step of the best row, ends within one coarse step
+    r_lo, r_hi = rows[max(best - 1, 0)], rows[min(best + 1, rows.size - 1)]
+    results = []
+    for end, idx in (("first", first[best]), ("last", last[best])):
+        c = chord[idx]
+        flo, fhi = list(lo), list(hi)
+        flo[row_axis], fhi[row_axis] = r_lo, r_hi
+        flo[chord_axis], fhi[chord_axis] = c - COARSE, c + COARSE
+        fa = _axes_for(plane_axis, plane_value, flo, fhi, FINE)
+        fm = np.broadcast_to(np.asarray(member(*open_grid(*fa))), tuple(a.size for a in fa))
+        fm2 = np.moveaxis(fm, (row_axis, chord_axis), (0, 1)).reshape(fa[row_axis].size, fa[chord_axis].size, -1)[..., 0]
+        results.append((fa, fm2))
+    # choose the fine row that maximises the chord
+    (fa1, m1), (fa2, m2f) = results
+    n = min(m1.shape[0], m2f.shape[0])
+    has1, has2 = m1[:n].any(axis=1), m2f[:n].any(axis=1)
+    lo_pos = np.where(has1, fa1[chord_axis][m1[:n].argmax(axis=1)], np.inf)
+    hi_pos = np.where(has2, fa2[chord_axis][m2f.shape[1] - 1 - m2f[:n, ::-1].argmax(axis=1)], -np.inf)
+    length = hi_pos - lo_pos
+    if not np.isfinite(length).any():
+        return None
+    r = int(np.nanargmax(np.where(np.isfinite(length), length, -np.inf)))
+    p1 = np.zeros(3)
+    p2 = np.zeros(3)
+    p1[plane_axis] = p2[plane_axis] = plane_value
+    p1[row_axis] = p2[row_axis] = fa1[row_axis][r]
+    p1[chord_axis], p2[chord_axis] = lo_pos[r], hi_pos[r]
+    return p1, p2
+
+
+def measure(p: dict, sulci: dict, voxel: float) -> tuple[dict[str, float], dict[str, list]]:
+    """Biometry (mm) and landmarks (measure -> [[x, y, z], [x, y, z]] mm) of a phantom."""
+    g = labelmap.derived(p, voxel)
+    big = 1.5 * max(p["cer_ax"], p["cer_ay"], p["cer_az_top"]) + g["e"] + 5.0
+
+    def cerebrum(X, Y, Z):
+        d, _ = labelmap.cerebrum(X, Y, Z, p, g, sulci)
+        return d <= 0
+
+    def intracranial(X, Y, Z):
+        return labelmap.intracranial_sd(X, Y, Z, p, g) <= 0
+
+    def cerebellum(X, Y, Z):
+        return (labelmap.cerebellum_sd(X, Y, Z, p) <= 0) & (labelmap.brainstem_sd(X, Y, Z, p, g) > 0) \
+            & (labelmap.intracranial_sd(X, Y, Z, p, g) <= 0)
+
+    def callosum(X, Y, Z):
+        return deep.callosum(X, Y, Z, p, g) & cerebrum(X, Y, Z)
+
+    cb_half = p["cb_hx"] + p["cb_ax"] + 3.0
+    specs = {
+        "bBIP": (cerebrum, 2, 0.0, 0, (-big, -big, 0), (big, big, 0)),
+        "sBIP": (intracranial, 2, 0.0, 0, (-big, -big, 0), (big, big, 0)),
+        "TCD": (cerebellum, 1, p["cb_y"], 0, (-cb_half, 0, p["cb_z"] - 2 * p["cb_az"]),
+                (cb_half, 0, p["cb_z"] + 2 * p["cb_az"])),
+        "HV": (cerebellum, 0, 0.0, 2, (0, p["cb_y"] - 2 * p["cb_ay"], p["cb_z"] - 2 * p["verm_az"]),
+               (0, p["cb_y"] + 2 * p["cb_ay"], p["cb_z"] + 2 * p["verm_az"])),
+    }
+    if p["cc_present"] > 0.5:
+        specs["LCC"] = (callosum, 0, 0.0, 1, (0, p["cc_y"] - p["cc_ly"] - 3, p["cc_z"] - p["cc_lz"]),
+                        (0, p["cc_y"] + p["cc_ly"] + 3, p["cc_z"] + p["cc_lz"] + 3))
+    values: dict[str, float] = {}
+    marks: dict[str, list] = {}
+    for name, (fn, pa, pv, ca, lo, hi) in specs.items():
+        res = longest_chord(fn, pa, pv, ca, lo, hi)
+        if res is None:
+            values[name] = float("nan")
+            continue
+        a, b = res
+        values[name] = float(np.linalg.norm(b - a))
+        marks[name] = [[round(float(c), 3) for c in a], [round(float(c), 3) for c in b]]
+    if "LCC" not in values:
+        values["LCC"] = float("nan")
+    # right atrial width, axial plane through the atrium, rows within +-3 mm of its centre
+    ax, ay, az = deep.atrium_centre(p, g, 1.0)
+
+    def right_ventricle(X, Y, Z):
+        return deep.ventricles(X, Y, Z, p, g) & (X > 0)
+
+    res = longest_chord(right_ventricle, 2, az, 0, (0.0, ay - 3.0, az), (ax + 15.0, ay + 3.0, az))
+    if res is not None:
+        values["atrial_width"] = float(np.linalg.norm(res[1] - res[0]))
+        marks["atrial_width"] = [[round(float(c), 3) for c in res[0]], [round(float(c), 3) for c in res[1]]]
+    return values, marks

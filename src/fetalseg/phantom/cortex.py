@@ -1,0 +1,135 @@
+"""Gyrification: sulci as smooth grooves on the hemisphere surface, growing with gestational age.
+
+Each sulcus is a great-circle arc on the unit sphere of *normalised* hemisphere directions
+(``u = normalise((|x|/ax, y/ay, z/az))``, right-hemisphere convention, ``x`` lateral). Its groove
+is band limited: a Gaussian profile across the arc (angular width ``sigma``) times a smooth window
+along it, so the surface displacement has no voxel-scale content. Depth grows smoothly from the
+sulcus' onset GA over ~5 weeks, following the fetal timetable: only a shallow Sylvian fissure
+before ~22 w, primary sulci from ~22-28 w, secondary folding after ~30 w (randomly placed short
+arcs). Medial sulci (parieto-occipital, calcarine, cingulate) are grooves cut into the flat medial
+face, described in the midsagittal plane.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .shapes import smoothstep
+
+# name: ((y, z) start, (y, z) end, onset GA, depth as fraction of mean radius)
+LATERAL_SULCI = {
+    "sylvian": ((0.45, -0.25), (-0.30, 0.22), 18.0, 0.17),
+    "central": ((0.02, 0.32), (-0.18, 0.94), 24.5, 0.16),
+    "precentral": ((0.20, 0.30), (0.02, 0.92), 26.5, 0.14),
+    "postcentral": ((-0.14, 0.30), (-0.36, 0.90), 27.0, 0.13),
+    "superior_temporal": ((0.45, -0.48), (-0.38, -0.06), 25.5, 0.15),
+    "superior_frontal": ((0.85, 0.32), (0.28, 0.80), 25.5, 0.13),
+    "inferior_frontal": ((0.80, 0.02), (0.32, 0.36), 28.0, 0.11),
+    "intraparietal": ((-0.30, 0.48), (-0.80, 0.36), 27.5, 0.13),
+    "inferior_temporal": ((0.40, -0.72), (-0.42, -0.55), 29.0, 0.11),
+    "lateral_occipital": ((-0.68, 0.12), (-0.94, -0.10), 30.0, 0.10),
+}
+# medial sulci in the midsagittal plane, normalised by (ay, az_top): (y, z) start, end, onset, depth
+MEDIAL_SULCI = {
+    "parieto_occipital": ((-0.58, 0.12), (-0.82, 0.55), 22.0, 0.13),
+    "calcarine": ((-0.60, 0.02), (-0.99, -0.12), 23.0, 0.11),
+    "cingulate": ((0.62, 0.50), (-0.40, 0.62), 26.0, 0.10),
+}
+N_SECONDARY = 18
+
+
+def _unit(y: float, z: float) -> np.ndarray:
+    x = np.sqrt(max(0.04, 1.0 - y * y - z * z))
+    v = np.array([x, y, z])
+    return v / np.linalg.norm(v)
+
+
+def depth_factor(ga: float, onset: float, ramp: float = 5.0) -> float:
+    """Fraction (0-1) of a sulcus' final depth reached at ``ga``: 0 before ``onset``, 1 after ``onset + ramp``."""
+    return float(smoothstep((ga - onset) / ramp))
+
+
+def draw_sulci(ga: float, mean_radius: float, rng: np.random.Generator) -> dict:
+    """Sulci of both hemispheres for one subject.
+
+    Returns ``{'right': [...], 'left': [...], 'medial_right': [...], 'medial_left': [...]}``; lateral
+    entries are ``(normal, mid, cos_half, depth_mm, sigma_rad)`` (unit 3-vectors in normalised
+    right-hemisphere directions), medial ones ``(a, b, depth_mm, sigma_mm)`` in normalised
+    (y, z). Sulci that have not started (depth < 0.05 mm) are dropped. Every random draw is made
+    whatever the GA, so a seed fixes the folding pattern and only the depths change with age.
+    """
+    out: dict[str, list] = {"right": [], "left": [], "medial_right": [], "medial_left": []}
+    sigma_mm = 1.5 + 0.02 * mean_radius
+    for side in ("right", "left"):
+        for name, (a, b, onset, frac) in LATERAL_SULCI.items():
+            jit = rng.normal(0.0, 0.035, size=4)
+            onset_j = onset + rng.normal(0.0, 0.5)
+            ua = _unit(a[0] + jit[0], a[1] + jit[1])
+            ub = _unit(b[0] + jit[2], b[1] + jit[3])
+            depth = frac * mean_radius * depth_factor(ga, onset_j)
+            sig = sigma_mm / mean_radius
+            if name == "sylvian":  # broad shallow depression early, a deep narrow fissure later
+                sig *= 1.0 + 1.8 * (1.0 - depth_factor(ga, 22.0, 10.0))
+                depth = frac * mean_radius * (0.25 + 0.75 * depth_factor(ga, 21.0, 10.0))
+            if depth > 0.05:
+                out[side].append(_arc(ua, ub, depth, sig))
+        for _ in range(N_SECONDARY):
+            centre = rng.normal(0.0, 1.0, size=3)
+            centre[0] = abs(centre[0]) + 0.6
+            centre /= np.linalg.norm(centre)
+            tang = np.cross(centre, rng.normal(0.0, 1.0, size=3))
+            tang /= np.linalg.norm(tang)
+            half = rng.uniform(0.10, 0.22)
+            ua = np.cos(half) * centre + np.sin(half) * tang
+            ub = np.cos(half) * centre - np.sin(half) * tang
+            onset_j = rng.uniform(29.5, 33.0)
+            depth = rng.uniform(0.05, 0.09) * mean_radius * depth_factor(ga, onset_j, 4.0)
+            if depth > 0.05:
+                out[side].append(_arc(ua, ub, depth, 0.85 * sigma_mm / mean_radius))
+        for name, (a, b, onset, frac) in MEDIAL_SULCI.items():
+            jit = rng.normal(0.0, 0.03, size=4)
+            depth = frac * mean_radius * depth_factor(ga, onset + rng.normal(0.0, 0.5))
+            if depth > 0.05:
+                out[f"medial_{side}"].append((np.array(a) + jit[:2], np.array(b) + jit[2:], depth, sigma_mm))
+    return out
+
+
+def _arc(ua: np.ndarray, ub: np.ndarray, depth: float, sigma: float):
+    n = np.cross(ua, ub)
+    n /= np.linalg.norm(n)
+    mid = ua + ub
+    mid /= np.linalg.norm(mid)
+    cos_half = float(np.dot(mid, ua))
+    return (n, mid, cos_half, float(depth), float(sigma))
+
+
+def groove_depth(ux, uy, uz, sulci) -> np.ndarray:
+    """Inward surface displacement (mm, >= 0) at unit directions ``(ux, uy, uz)`` (flat arrays).
+
+    The sum of all grooves, each ``depth * exp(-(u.n)^2 / 2 sigma^2) * window`` where the window
+    rises smoothly from the arc's ends (``u.mid = cos_half``) to its middle.
+    """
+    g = np.zeros(np.shape(ux), dtype=np.float32)
+    for n, mid, cos_half, depth, sigma in sulci:
+        across = ux * n[0] + uy * n[1] + uz * n[2]
+        along = ux * mid[0] + uy * mid[1] + uz * mid[2]
+        w = smoothstep((along - cos_half) / max(1e-3, (1.0 - cos_half) * 0.35))
+        g += (depth * np.exp(-(across * across) / (2.0 * sigma * sigma)) * w).astype(np.float32)
+    return g
+
+
+def medial_groove_depth(yn, zn, ay: float, az: float, sulci) -> np.ndarray:
+    """Displacement (mm) of the medial face at normalised midsagittal coordinates ``(yn, zn)``."""
+    g = np.zeros(np.broadcast_shapes(np.shape(yn), np.shape(zn)), dtype=np.float32)
+    for a, b, depth, sigma_mm in sulci:
+        # distance in mm to the segment a-b (normalised coordinates scaled back to mm)
+        ay_, az_ = a[0] * ay, a[1] * az
+        by_, bz_ = b[0] * ay, b[1] * az
+        py, pz = yn * ay - ay_, zn * az - az_
+        vy, vz = by_ - ay_, bz_ - az_
+        L2 = vy * vy + vz * vz
+        t = np.clip((py * vy + pz * vz) / L2, 0.0, 1.0)
+        dy, dz = py - t * vy, pz - t * vz
+        taper = smoothstep(np.minimum(t, 1.0 - t) / 0.2)
+        g += (depth * taper * np.exp(-(dy * dy + dz * dz) / (2.0 * sigma_mm * sigma_mm))).astype(np.float32)
+    return g

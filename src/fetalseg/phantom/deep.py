@@ -1,0 +1,120 @@
+"""Deep structures of the phantom: corpus callosum, thalami and basal ganglia, ventricles.
+
+All functions take an open grid ``(X, Y, Z)`` in world mm, the anatomy parameters ``p`` and the
+voxel-dependent geometry ``g`` of :func:`fetalseg.phantom.labelmap.derived`, and return boolean
+masks broadcast to the grid shape.
+
+The ventricular system is built to be one contractible piece: two C-shaped lateral ventricles
+(frontal horn, body, atrium, temporal horn, plus an occipital horn off the atrium), each reaching
+the midline only through the foramen of Monro, a short tube across the septum that also crosses
+the midline slab of the third ventricle. The lateral ventricles keep a septum of at least two
+voxels from the third ventricle, so these three pieces touch in exactly the tube.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .shapes import inside_ellipsoid, smoothstep
+
+PHI0, PHI1, PHI_MONRO = 20.0, 295.0, 62.0
+_KNOTS = np.array([PHI0, 45.0, 90.0, 150.0, 180.0, 220.0, 260.0, PHI1])
+
+
+def callosum(X, Y, Z, p: dict, g: dict):
+    """Corpus callosum: the band between two concentric midsagittal ellipses, |x| < cc_half_width.
+
+    Its anterior-posterior extent at ``x = 0`` is ``2 * cc_ly`` (the built LCC).
+    """
+    yc, zc, ly, lz = p["cc_y"], p["cc_z"], p["cc_ly"], p["cc_lz"]
+    outer = ((Y - yc) / ly) ** 2 + ((Z - zc) / lz) ** 2 <= 1.0
+    inner = ((Y - yc) / (ly - g["cc_ends"])) ** 2 + ((Z - zc) / (lz - g["cc_body"])) ** 2 <= 1.0
+    band = outer & ~inner & (Z >= zc - p["cc_drop"]) & (np.abs(X) <= p["cc_half_width"])
+    return band
+
+
+def deep_grey(X, Y, Z, p: dict, g: dict):
+    """Thalami (joined below the third ventricle by a hypothalamic bridge) and basal ganglia."""
+    v = g["v"]
+    ta = (p["thal_ax"], p["thal_ay"], p["thal_az"])
+    m = inside_ellipsoid(X, Y, Z, (p["thal_x"], p["thal_y"], p["thal_z"]), ta)
+    m = m | inside_ellipsoid(X, Y, Z, (-p["thal_x"], p["thal_y"], p["thal_z"]), ta)
+    ba = (p["bg_ax"], p["bg_ay"], p["bg_az"])
+    m = m | inside_ellipsoid(X, Y, Z, (p["bg_x"], p["bg_y"], p["bg_z"]), ba)
+    m = m | inside_ellipsoid(X, Y, Z, (-p["bg_x"], p["bg_y"], p["bg_z"]), ba)
+    # internal-capsule bridge from each thalamus to its basal ganglia, under the ventricular body
+    for sign in (1.0, -1.0):
+        m = m | inside_ellipsoid(X, Y, Z, (sign * 0.5 * (p["thal_x"] + p["bg_x"]), p["thal_y"] + 0.3 * p["thal_ay"],
+                                           p["thal_z"] - 0.1 * p["thal_az"]),
+                                 (0.5 * (p["bg_x"] - p["thal_x"]) + 1.0, 0.35 * p["thal_ay"], max(0.35 * p["thal_az"], 1.6 * v)))
+    bridge_h = max(0.35 * p["thal_az"], 1.6 * v)
+    m = m | inside_ellipsoid(X, Y, Z, (0.0, p["thal_y"] + 0.5, p["thal_z"] - 0.62 * p["thal_az"]),
+                             (p["thal_x"] + 2.0 * v, 0.55 * p["thal_ay"], bridge_h))
+    return m
+
+
+def _profiles(p: dict, g: dict):
+    """Centre offset ``xv`` and half-widths (lateral ``wx``, in-plane ``wr``) at the knot angles."""
+    s = p["cer_ax"] / 29.0
+    vf, vb, va, vt = p["vent_x_front"], p["vent_x_body"], p["vent_x_atrium"], p["vent_x_temporal"]
+    aw = p["atrial_width"] / 2.0
+    fw, bw, bh = p["vent_front_width"], p["vent_body_width"], p["vent_body_height"]
+    tw = p.get("vent_temporal_width", 1.8 * s)
+    xv = np.array([vf, vf, vb, 0.5 * (vb + va), va, va + 0.5, vt, vt])
+    wx = np.array([0.7 * fw, fw, bw, 0.5 * (bw + aw), aw, 0.8 * aw, tw, 0.8 * tw])
+    ah = p.get("atrium_height", 1.3 * aw)
+    wr = np.array([0.9 * bh, bh, bh, 0.5 * (bh + ah), ah, 0.8 * ah, 0.8 * tw, 0.7 * tw])
+    v = g["v"]
+    w3 = max(p["third_vent_width"] / 2.0, 0.75 * v)
+    wx = np.maximum(wx, 0.9 * v)
+    wr = np.maximum(wr, 0.9 * v)
+    xv = np.maximum(xv, wx + w3 + 2.0 * v + 0.3)
+    return xv, wx, wr, w3
+
+
+def ventricles(X, Y, Z, p: dict, g: dict):
+    """Ventricular system mask (lateral ventricles, foramina of Monro, third ventricle)."""
+    v = g["v"]
+    xv_k, wx_k, wr_k, w3 = _profiles(p, g)
+    yc, zc, ry, rz = p["vent_yc"], p["vent_zc"], p["vent_ry"], p["vent_rz"]
+    yn = (Y - yc) / ry
+    zn = (Z - zc) / rz
+    phi = np.degrees(np.arctan2(zn, yn)) % 360.0
+    rho = np.sqrt(yn * yn + zn * zn)
+    rad = np.radians(phi)
+    R = np.sqrt((ry * np.cos(rad)) ** 2 + (rz * np.sin(rad)) ** 2)
+    radial = (rho - 1.0) * R
+    taper = np.sqrt(smoothstep((phi - PHI0) / 15.0) * smoothstep((PHI1 - phi) / 15.0))
+    xv = np.interp(phi, _KNOTS, xv_k)
+    wx = np.interp(phi, _KNOTS, wx_k) * taper + 1e-3
+    wr = np.interp(phi, _KNOTS, wr_k) * taper + 1e-3
+    on_arc = (phi >= PHI0) & (phi <= PHI1)
+    m = np.zeros(np.broadcast_shapes(np.shape(X), np.shape(phi)), dtype=bool)
+    for sign in (1.0, -1.0):
+        m |= on_arc & (((sign * X - xv) / wx) ** 2 + (radial / wr) ** 2 <= 1.0)
+        # occipital horn: from the atrium straight back
+        L = p["occ_horn_length"]
+        if L > 0.5:
+            m |= inside_ellipsoid(X, Y, Z, (sign * (xv_k[4] + 0.5), yc - ry - 0.5 * L, zc + 0.3 * wr_k[4]),
+                                  (0.6 * wx_k[4], 0.5 * L + 0.5 * wr_k[4], 0.55 * wr_k[4]))
+    # foramina of Monro: one tube along x through the septum at the frontal horn / body junction
+    a = np.radians(PHI_MONRO)
+    ym, zm = yc + ry * np.cos(a), zc + rz * np.sin(a)
+    xm = float(np.interp(PHI_MONRO, _KNOTS, xv_k))
+    rm = max(1.3 * p["cer_ax"] / 29.0, 1.2 * v)
+    m |= (np.abs(X) <= xm) & ((Y - ym) ** 2 + (Z - zm) ** 2 <= rm * rm)
+    # third ventricle: midline slab over the thalami, joined to the tube by a short channel
+    tz = p["thal_z"] + 0.2 * p["thal_az"] + p.get("v3_raise", 0.0)
+    e3 = ((Y - p["thal_y"]) / (0.75 * p["thal_ay"])) ** 2 + ((Z - tz) / (0.6 * p["thal_az"])) ** 2 <= 1.0
+    cy, cz = ym - p["thal_y"], zm - tz
+    L2 = cy * cy + cz * cz
+    t = np.clip(((Y - p["thal_y"]) * cy + (Z - tz) * cz) / L2, 0.0, 1.0)
+    ch = (Y - p["thal_y"] - t * cy) ** 2 + (Z - tz - t * cz) ** 2 <= max(rm, 1.2 * v) ** 2
+    m |= (np.abs(X) < w3) & (e3 | ch)
+    return m
+
+
+def atrium_centre(p: dict, g: dict, side: float = 1.0) -> tuple[float, float, float]:
+    """World position (mm) of the atrium's centre on the given side (+1 right, -1 left)."""
+    xv_k, _, _, _ = _profiles(p, g)
+    return (side * float(xv_k[4]), p["vent_yc"] - p["vent_ry"], p["vent_zc"])

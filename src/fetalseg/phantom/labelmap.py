@@ -1,0 +1,225 @@
+"""Rasterise a phantom's anatomy into a GENERATION label map (values 0-12, uint8).
+
+The anatomy is a set of implicit shapes evaluated on the voxel grid (world mm, see
+:mod:`fetalseg.phantom.anatomy`). Layers, later ones overwriting earlier ones:
+
+1. maternal tissue (12), amniotic fluid (11), fetal body and scalp (10), skull (9);
+2. the intracranial space as external CSF (1);
+3. the cerebrum: a signed distance ``d`` to the folded outer surface (ellipsoid + sulcal grooves,
+   normalised by its numerical gradient), cut by the interhemispheric fissure everywhere except in
+   the midline *core* ``K`` (callosum, septum, diencephalon, and the brainstem's way in). Cortex
+   (2) is the band ``-t < d <= 0`` outside ``K``, white matter (3) the rest, so each hemisphere's
+   cortex is a sheet with one hole where it meets the core: two components, no handle, no cavity;
+4. corpus callosum (8), cerebellum (5: two hemispheres + vermis), brainstem (7, through the
+   foramen magnum), deep grey matter (6: thalami joined below the third ventricle, basal ganglia),
+   ventricles (4: two C-shaped lateral ventricles joined through the foramina of Monro and the
+   third ventricle).
+
+Thin structures are never thinner than the voxel allows (cortex >= 1.8 voxels, fissure >= 1.3
+voxels, ...) so that the topology survives coarse grids; :mod:`fetalseg.phantom.topology` adds a
+final cheap guard.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from . import cortex, deep
+from .shapes import box_slices, capsule_distance, ellipsoid_sd, open_grid, smoothstep
+
+
+def derived(p: dict, voxel: float) -> dict:
+    """Voxel-dependent thicknesses and positions used by the rasteriser (mm)."""
+    v = float(voxel)
+    g = {"v": v}
+    g["t"] = max(p["cortex_thickness"], 1.8 * v)
+    g["fiss"] = max(p["fissure_width"], 1.3 * v)
+    g["gap"] = max(p["gap"], 2.0 * v)
+    g["kw"] = g["fiss"] / 2.0 + g["t"] + 2.0 * v
+    g["e"] = max(p["ecsf"], 2.5 * v)
+    g["pf"] = max(p["pf_csf"], 2.5 * v)
+    g["skull"] = max(p["skull_thickness"], 1.2 * v)
+    g["scalp"] = max(p["scalp_thickness"], 1.5 * v)
+    g["cc_body"] = max(p["cc_thick_body"], 1.8 * v)
+    g["cc_ends"] = max(p["cc_thick_ends"], 2.2 * v)
+    tilt = np.radians(p["bs_tilt_deg"])
+    top = np.array([0.0, p["bs_top_y"], p["bs_top_z"]])
+    # the capsule runs well past the foramen magnum; beyond the skull it is labelled spinal cord
+    length = (p["bs_top_z"] + p["cer_az_bot"] + 3.0 * p["target_HV"] + 40.0)
+    g["bs_a"] = top
+    g["bs_b"] = top + length * np.array([0.0, -np.sin(tilt), -np.cos(tilt)])
+    g["z_kb"] = p["thal_z"] - 0.3 * p["thal_az"]
+    # posterior fossa: an ellipsoid holding the cerebellum, the pons and the medulla
+    front = p["pons_y"] + p["pons_ay"]
+    back = p["cb_y"] - p["cb_ay"]
+    g["pf_c"] = np.array([0.0, (front + back) / 2.0, p["cb_z"] - 0.15 * p["target_HV"]])
+    g["pf_ax"] = np.array([p["cb_hx"] + p["cb_ax"] + g["pf"], (front - back) / 2.0 + g["pf"],
+                           max(p["cb_az"], p["verm_az"]) + 0.15 * p["target_HV"] + g["pf"]])
+    return g
+
+
+def grid(p: dict, voxel: float):
+    """Cubic grid centred on the cerebrum holding the whole head plus a margin.
+
+    Returns ``(xs, ys, zs, affine)``: 1-D float32 world coordinates (mm) of the voxel centres along
+    each axis and the 4x4 voxel-to-world affine (RAS+, axis aligned).
+    """
+    g = derived(p, voxel)
+    head = g["e"] + g["skull"] + g["scalp"]
+    half = max(p["cer_ax"] + head, p["cer_ay"] + head, p["cer_az_top"] + head,
+               -(g["pf_c"][2] - g["pf_ax"][2]) + g["skull"] + g["scalp"]) + 6.0
+    n = int(np.ceil(2.0 * half / voxel))
+    n += n % 2
+    ax = ((np.arange(n) - (n - 1) / 2.0) * voxel).astype(np.float32)
+    affine = np.diag([voxel, voxel, voxel, 1.0])
+    affine[:3, 3] = float(ax[0])
+    return ax, ax.copy(), ax.copy(), affine
+
+
+def intracranial_sd(X, Y, Z, p: dict, g: dict):
+    """Approximate signed distance (mm) to the inner skull surface: supratentorial egg U posterior fossa."""
+    e = g["e"]
+    ax_y = _front_taper(Y, p) + e
+    sup = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, p["cer_ay"] + e, p["cer_az_top"] + e),
+                       p["cer_az_bot"] + e)
+    pf = ellipsoid_sd(X, Y, Z, g["pf_c"], g["pf_ax"])
+    return np.minimum(sup, pf)
+
+
+def _front_taper(Y, p):
+    yn = np.clip(Y / p["cer_ay"], 0.0, 1.0)
+    return p["cer_ax"] * (1.0 - p["cer_front_taper"] * yn * yn)
+
+
+def cerebellum_sd(X, Y, Z, p: dict):
+    """Approximate signed distance (mm) to the cerebellum (two hemispheres and the vermis)."""
+    c = (p["cb_y"], p["cb_z"])
+    ax = (p["cb_ax"], p["cb_ay"], p["cb_az"])
+    left = ellipsoid_sd(X, Y, Z, (-p["cb_hx"], *c), ax)
+    right = ellipsoid_sd(X, Y, Z, (p["cb_hx"], *c), ax)
+    verm = ellipsoid_sd(X, Y, Z, (0.0, *c), (p["verm_ax"], p["verm_ay"], p["verm_az"]))
+    return np.minimum(np.minimum(left, right), verm)
+
+
+def brainstem_sd(X, Y, Z, p: dict, g: dict):
+    """Approximate signed distance (mm) to the brainstem capsule and the pons."""
+    dist, _ = capsule_distance(X, Y, Z, g["bs_a"], g["bs_b"])
+    pons = ellipsoid_sd(X, Y, Z, (0.0, p["pons_y"], p["pons_z"]), (p["pons_ax"], p["pons_ay"], p["pons_az"]))
+    return np.minimum(dist - p["bs_radius"], pons)
+
+
+def core_2d(Y, Z, p: dict, g: dict):
+    """Midsagittal footprint of the core ``K``: below the callosal arch (or the ACC roof)."""
+    if p["cc_present"] > 0.5:
+        ly, lz = p["cc_ly"], p["cc_lz"]
+    else:
+        ly, lz = 0.8 * p["cc_ly"], p["acc_roof"]
+    yc, zc = p["cc_y"], p["cc_z"]
+    arch = ((Y - yc) / ly) ** 2 + ((Z - zc) / lz) ** 2 <= 1.0
+    below = (Z <= zc) & (np.abs(Y - yc) <= ly)
+    return arch | below
+
+
+def cerebrum(X, Y, Z, p: dict, g: dict, sulci: dict):
+    """Implicit function ``d`` (mm-like, float32, negative inside) of the cerebrum and the core mask ``K``.
+
+    ``d`` includes the sulcal grooves, the interhemispheric fissure (with the medial sulci)
+    outside ``K``, and the cerebellar notch (a ``gap`` of CSF above the cerebellum). It is close
+    to a signed distance away from the grooves; only its sign is used for labels (the cortical
+    depth comes from an exact distance transform in :func:`build`). X, Y, Z must be the open grid
+    of a regular box (spacing ``g['v']``).
+    """
+    v = g["v"]
+    ax_y = _front_taper(Y, p)
+    d0 = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, p["cer_ay"], p["cer_az_top"]), p["cer_az_bot"])
+    d0 = np.asarray(d0, dtype=np.float32)
+    gmax = sum(s[3] for s in sulci["right"] + sulci["left"]) and max(s[3] for s in sulci["right"] + sulci["left"])
+    f = d0.copy()
+    if gmax:
+        inner = gmax + g["t"] + 5.0 * v
+        shell = (d0 > -inner) & (d0 < 4.0 * v)
+        Xb, Yb, Zb = np.broadcast_arrays(X, Y, Z)
+        az = np.where(Zb < 0, p["cer_az_bot"], p["cer_az_top"])
+        axb = np.broadcast_to(ax_y, Xb.shape)
+        for side, sel in (("right", shell & (Xb >= 0)), ("left", shell & (Xb < 0))):
+            if not sulci[side]:
+                continue
+            ux = np.abs(Xb[sel]) / axb[sel]
+            uy = Yb[sel] / p["cer_ay"]
+            uz = Zb[sel] / az[sel]
+            norm = np.sqrt(ux * ux + uy * uy + uz * uz) + 1e-6
+            # fade the grooves out deep inside and far outside so that f stays continuous
+            ds = d0[sel]
+            w = smoothstep((ds + inner) / (3.0 * v)) * smoothstep((4.0 * v - ds) / (2.0 * v))
+            f[sel] += w * cortex.groove_depth(ux / norm, uy / norm, uz / norm, sulci[side])
+    yn, zn = Y / p["cer_ay"], Z / p["cer_az_top"]
+    gm_r = cortex.medial_groove_depth(yn, zn, p["cer_ay"], p["cer_az_top"], sulci["medial_right"])
+    gm_l = cortex.medial_groove_depth(yn, zn, p["cer_ay"], p["cer_az_top"], sulci["medial_left"])
+    e2 = core_2d(Y, Z, p, g)
+    # medial face: |x| = fiss/2 + groove(y, z), as a distance normalised by the groove's slope
+    slabs = []
+    for gm in (gm_r, gm_l):
+        gm = np.where(e2, np.float32(0.0), gm)
+        gy, gz = np.gradient(gm[0], v) if gm.shape[1] > 1 and gm.shape[2] > 1 else (0.0 * gm[0], 0.0 * gm[0])
+        slabs.append((g["fiss"] / 2.0 + gm - np.abs(X)) / np.sqrt(1.0 + gy * gy + gz * gz)[None])
+    slab = np.where(X >= 0, slabs[0], slabs[1])
+    kw_wide = brainstem_sd(X, Y, Z, p, g) < g["t"] + 2.0 * v
+    K = (e2 & (np.abs(X) < g["kw"])) | ((Z < g["z_kb"]) & kw_wide)
+    d = np.where(K, f, np.maximum(f, slab))
+    d = np.maximum(d, g["gap"] - cerebellum_sd(X, Y, Z, p))
+    return d.astype(np.float32), K
+
+
+def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, np.ndarray]:
+    """GENERATION labels (uint8, shape (nx, ny, nz)) and the cerebral distance field (float32, mm).
+
+    The distance field (``d`` of :func:`cerebrum`, +inf outside its box) is returned for the image
+    model (cortical depth, subplate).
+    """
+    g = derived(p, voxel)
+    X, Y, Z = open_grid(xs, ys, zs)
+    shape = (xs.size, ys.size, zs.size)
+    lab = np.full(shape, 12, dtype=np.uint8)
+    # surroundings: amniotic fluid, fetal body, scalp, skull
+    amn = ((X - p["amn_x"]) / p["amn_ax"]) ** 2 + ((Y - p["amn_y"]) / p["amn_ay"]) ** 2 \
+        + ((Z - p["amn_z"]) / p["amn_az"]) ** 2 <= 1.0
+    lab[np.broadcast_to(amn, shape)] = 11
+    body = ((X / p["body_ax"]) ** 2 + ((Y - p["body_y"]) / p["body_ay"]) ** 2
+            + ((Z - p["body_z"]) / p["body_az"]) ** 2) <= 1.0
+    lab[np.broadcast_to(body, shape)] = 10
+    ic = intracranial_sd(X, Y, Z, p, g)
+    lab[ic <= g["skull"] + g["scalp"]] = 10
+    lab[ic <= g["skull"]] = 9
+    lab[ic <= 0] = 1
+    # cerebrum on its bounding box
+    m = 2.0 * voxel
+    lo = (-p["cer_ax"] - m, -p["cer_ay"] - m, -p["cer_az_bot"] - m)
+    hi = (p["cer_ax"] + m, p["cer_ay"] + m, p["cer_az_top"] + m)
+    sl = box_slices(xs, ys, zs, lo, hi)
+    Xc, Yc, Zc = open_grid(xs[sl[0]], ys[sl[1]], zs[sl[2]])
+    d, K = cerebrum(Xc, Yc, Zc, p, g, sulci)
+    sub = lab[sl]
+    brain = (d <= 0) & (sub == 1)
+    # exact depth below the voxelised surface: the cortex is never thinner than t (>= 1.8 voxels),
+    # so no white-matter voxel touches CSF, not even through a corner
+    depth = ndi.distance_transform_edt(brain, sampling=voxel).astype(np.float32) - 0.5 * voxel
+    band = brain & (depth < g["t"]) & ~K
+    sub[brain] = 3
+    sub[band] = 2
+    if p["cc_present"] > 0.5:
+        sub[deep.callosum(Xc, Yc, Zc, p, g) & brain] = 8
+    dist = np.full(shape, np.inf, dtype=np.float32)
+    dist[sl] = np.where(brain, -depth, np.maximum(d, 0.5 * voxel))
+    # cerebellum and brainstem (inside the skull; the cord beyond the foramen magnum is soft tissue)
+    cb = cerebellum_sd(X, Y, Z, p) <= 0
+    lab[cb & (ic <= 0)] = 5
+    bs = brainstem_sd(X, Y, Z, p, g) <= 0
+    lab[bs & (ic <= g["skull"] + 0.5 * voxel) & (lab != 5)] = 7
+    lab[bs & (ic > g["skull"] + 0.5 * voxel)] = 10
+    lab[bs & (lab == 5)] = 7
+    # deep grey matter and ventricles, kept off the cortex
+    deep_ok = dist < -(g["t"] + 2.5 * voxel)
+    lab[deep.deep_grey(X, Y, Z, p, g) & deep_ok] = 6
+    lab[deep.ventricles(X, Y, Z, p, g) & deep_ok] = 4
+    return lab, dist

@@ -1,0 +1,102 @@
+"""One phantom subject: anatomy, labels, T2w image, biometry truth (:func:`make_subject`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..io import Image
+from ..labels import to_feta
+from . import acquisition, anatomy, biometry_truth, contrast, cortex, labelmap, topology
+from . import pathology as disease
+
+
+@dataclass
+class PhantomSubject:
+    """A simulated fetal brain with known truth.
+
+    Attributes
+    ----------
+    generation : Image
+        GENERATION labels 0-12 (uint8): FeTA tissues 1-7 plus corpus callosum (8), skull (9),
+        scalp and fetal body (10), amniotic fluid (11), maternal tissue (12).
+    labels : Image
+        FeTA labels 0-7 (uint8), ``to_feta(generation, 'generation')``.
+    image : Image
+        Simulated T2w super-resolution volume (float32, amniotic fluid about 1.0).
+    biometry : dict[str, float]
+        Truth in mm: LCC, HV, bBIP, sBIP, TCD (LCC NaN without a callosum) and atrial_width.
+    landmarks : dict[str, list]
+        measure -> two world points ``[[x, y, z], [x, y, z]]`` (mm, RAS+) whose distance is the measure.
+    params : dict
+        Every drawn or derived parameter: GA, pathology, severity, seed, anatomy (mm), per-measure
+        z-scores of the drawn targets, acquisition factors, site and quality score.
+    """
+
+    generation: Image
+    labels: Image
+    image: Image
+    biometry: dict[str, float]
+    landmarks: dict[str, list]
+    params: dict = field(default_factory=dict)
+
+
+def make_subject(ga: float, pathology: str = "normal", severity: float = 1.0, voxel: float = 0.8,
+                 site: str | None = None, seed: int = 0) -> PhantomSubject:
+    """Simulate one fetal brain MRI with its labels and biometry truth.
+
+    Parameters
+    ----------
+    ga : float
+        Gestational age in weeks, 20-38.
+    pathology : {'normal', 'vm', 'acc', 'sb', 'micro'}
+        Normal, ventriculomegaly, agenesis of the corpus callosum, spina bifida / Chiari II,
+        microcephaly (see :mod:`fetalseg.phantom.pathology`).
+    severity : float
+        Pathology severity in (0, 3]; 1 is typical (ignored for 'normal').
+    voxel : float
+        Isotropic voxel size in mm (0.3-2.0). The grid is a cube holding the head (about 160^3
+        at 0.8 mm for 34 weeks).
+    site : str or None
+        Acquisition preset (:data:`fetalseg.phantom.acquisition.SITES`); None is 'default'.
+    seed : int
+        Seed of every random draw; the same arguments give the same arrays, bit for bit.
+    """
+    ga = anatomy.check_ga(ga)
+    pathology, severity = disease.check(pathology, severity)
+    voxel = float(voxel)
+    if not 0.3 <= voxel <= 2.0:
+        raise ValueError(f"voxel must be within 0.3-2.0 mm, got {voxel:g}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    ss = np.random.SeedSequence([int(seed), 7919])
+    rng_anat, rng_fold, rng_acq, rng_img = (np.random.default_rng(s) for s in ss.spawn(4))
+    p = anatomy.draw_anatomy(ga, rng_anat, disease.z_shift(pathology, severity))
+    anatomy.draw_surroundings(p, rng_anat)
+    disease.apply(p, pathology, severity)
+    mean_r = float(np.mean([p["cer_ax"], p["cer_ay"], p["cer_az_top"]]))
+    sulci = cortex.draw_sulci(ga - disease.folding_delay(pathology, severity), mean_r, rng_fold)
+    xs, ys, zs, affine = labelmap.grid(p, voxel)
+    gen, depth = labelmap.build(p, sulci, xs, ys, zs, voxel)
+    fixes = topology.guard(gen)
+    acq = acquisition.draw_acquisition(site, rng_acq)
+    means = contrast.apply_site_contrast(contrast.tissue_means(ga), acq["contrast"], acq["gamma"], acq["csf"])
+    clean = contrast.render(gen, depth, ga, means, acq["texture"], rng_img)
+    img = acquisition.acquire(clean, voxel, acq)
+    bio, marks = biometry_truth.measure(p, sulci, voxel)
+    params = {"ga": ga, "pathology": pathology, "severity": severity if pathology != "normal" else 0.0,
+              "voxel": voxel, "seed": int(seed), "site": site or "default",
+              "anatomy": {k: float(v) for k, v in p.items()},
+              "n_sulci": {k: len(v) for k, v in sulci.items()},
+              "acquisition": acq, "quality": acquisition.quality_score(acq, voxel),
+              "topology_fixes": fixes}
+    gen_img = Image(gen, affine)
+    return PhantomSubject(
+        generation=gen_img,
+        labels=Image(to_feta(gen, "generation"), affine.copy()),
+        image=Image(img, affine.copy()),
+        biometry=bio,
+        landmarks=marks,
+        params=params,
+    )
