@@ -13,9 +13,15 @@ Heavy optional parts (sklearn, skimage) are imported lazily inside functions.
 from .config import SynthConfig
 from .data import load_label_maps, matching_image, to_generation
 from .generator import SynthBatch, SynthGenerator
+from .sampler import (
+    FEATURE_NAMES, WeightedMapSampler, cluster_weights, load_weights, sampler_weights, save_weights, shape_features,
+    uniform_weights,
+)
 from .subclasses import N_SUB_MAX, STRIDE, SubclassMap, make_subclasses, parent_labels
 
 __all__ = [
     "SynthConfig", "SynthGenerator", "SynthBatch", "load_label_maps", "to_generation", "matching_image",
     "SubclassMap", "make_subclasses", "parent_labels", "STRIDE", "N_SUB_MAX",
+    "shape_features", "cluster_weights", "sampler_weights", "uniform_weights", "save_weights", "load_weights",
+    "WeightedMapSampler", "FEATURE_NAMES",
 ]

@@ -1,0 +1,190 @@
+"""``fetalseg synth``: synthetic image/label pairs from label maps; ``fetalseg synth weights``: shape sampler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .common import OVERWRITE
+
+ORDER = 40
+
+HELP = """Generate random synthetic T2w-like images with matching FeTA labels from label maps.
+
+\b
+  fetalseg synth LABELMAPS_OR_DIR... -o DIR [-n 8] [--seed 0] [--config synth.yaml] [--weights weights.json]
+      writes DIR/synth-0000_T2w.nii.gz + DIR/synth-0000_dseg.nii.gz ..., DIR/synth-params.json
+      (every drawn parameter) and DIR/synth-mosaic.png (one slice per sample, labels outlined).
+  fetalseg synth weights DIR_OR_FILES... -o weights.json [--shares 1,1] [--seed 0]
+      computes the data-driven shape-sampler weights; each folder argument is one dataset
+      (loose files together form one more); --weights then draws maps by these weights.
+
+Label maps are FeTA (0-7), generation (0-12) or sb-atlas desc-withcc maps (--convention auto guesses
+withcc from the file name). With --subclasses (default) each label is split into 1-6 intensity
+sub-classes by k-means on the matching *_T2w image when there is one, else by smooth partitions.
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("synth", help=HELP, context_settings={"help_option_names": ["-h", "--help"]})(synth)
+
+
+def synth(
+    inputs: List[str] = typer.Argument(..., metavar="[weights] LABELMAPS_OR_DIR...",
+                                       help="Label-map files or folders (prefix 'weights' for the sampler)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder (synth) or JSON file (weights)."),
+    n: int = typer.Option(8, "-n", "--n", help="Number of samples to generate."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same samples."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file with SynthConfig fields."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Sampler weights JSON to draw label maps by."),
+    convention: str = typer.Option("auto", "--convention", help="Label convention: auto, feta, withcc, generation."),
+    subclasses: bool = typer.Option(True, "--subclasses/--no-subclasses", help="Split labels into sub-classes."),
+    shares: Optional[str] = typer.Option(None, "--shares", help="weights: comma-separated share per dataset."),
+    columns: int = typer.Option(4, "--columns", help="Columns of the PNG mosaic."),
+    overwrite: bool = OVERWRITE,
+) -> None:
+    if inputs and inputs[0] == "weights":
+        _weights(inputs[1:], output, seed, convention, shares, overwrite)
+    else:
+        _synth(inputs, output, n, seed, config, weights, convention, subclasses, columns, overwrite)
+
+
+def _check_convention(convention: str) -> None:
+    from ..errors import InputError
+
+    if convention not in ("auto", "feta", "withcc", "generation"):
+        raise InputError(None, f"--convention must be auto, feta, withcc or generation, got {convention!r}")
+
+
+def _weights(paths, output: Path, seed: int, convention: str, shares, overwrite: bool) -> None:
+    from ..errors import InputError
+    from ..io import check_writable
+    from ..synth.sampler import sampler_weights, save_weights
+    from .common import console, nifti_inputs, progress
+
+    _check_convention(convention)
+    if not paths:
+        raise InputError(None, "fetalseg synth weights needs label-map folders or files")
+    if not str(output).endswith(".json"):
+        raise InputError(output, "weights output must be a .json file")
+    check_writable(output, overwrite)
+    datasets, loose = [], []
+    for p in map(Path, paths):
+        if p.is_dir():
+            datasets.append(nifti_inputs([p], kind="dseg"))
+        else:
+            loose.extend(nifti_inputs([p], kind="dseg"))
+    if loose:
+        datasets.append(loose)
+    share_list = None
+    if shares is not None:
+        try:
+            share_list = [float(x) for x in shares.split(",")]
+        except ValueError:
+            raise InputError(None, f"--shares must be comma-separated numbers, got {shares!r}") from None
+        if len(share_list) != len(datasets):
+            raise InputError(None, f"--shares has {len(share_list)} values for {len(datasets)} datasets")
+    total = sum(len(d) for d in datasets)
+    with progress() as bar:
+        task = bar.add_task("shape features", total=total)
+        result = sampler_weights(datasets, share_list, seed, convention=convention,
+                                 progress=lambda _p: bar.advance(task))
+    save_weights(result, output, overwrite=overwrite)
+    out = console()
+    n_clusters = len({(d, c) for d, c in zip(result["dataset"], result["cluster"])})
+    w = result["weights"]
+    out.print(f"{output}: {len(w)} label maps in {len(datasets)} dataset(s), {n_clusters} shape clusters, "
+              f"weights {min(w):.4g}-{max(w):.4g} (uniform {1 / len(w):.4g})")
+
+
+def _synth(paths, output: Path, n: int, seed: int, config, weights, convention, subclasses, columns, overwrite):
+    import json
+
+    import numpy as np
+    import torch
+
+    from ..errors import InputError
+    from ..io import Image, check_writable, save_image
+    from ..synth import SynthConfig, SynthGenerator, load_label_maps, make_subclasses, matching_image
+    from ..synth.data import guess_convention
+    from ..synth.preview import describe, mosaic
+    from ..synth.sampler import WeightedMapSampler, load_weights
+    from .common import console, ensure_new, nifti_inputs, progress
+
+    _check_convention(convention)
+    if n < 1:
+        raise InputError(None, f"-n must be at least 1, got {n}")
+    if columns < 1:
+        raise InputError(None, f"--columns must be at least 1, got {columns}")
+    cfg = SynthConfig.from_yaml(config) if config is not None else SynthConfig()
+    if weights is not None:
+        wdata = load_weights(weights)
+        files = [Path(f) for f in wdata["files"]]
+        missing = [f for f in files if not f.exists()]
+        if missing:
+            raise InputError(weights, f"lists {len(missing)} missing label maps, e.g. {missing[0]}")
+        if paths:
+            console(stderr=True).print("note: --weights given, drawing label maps from its file list")
+    else:
+        if not paths:
+            raise InputError(None, "no label maps given")
+        files = nifti_inputs([Path(p) for p in paths], kind="dseg")
+    if output.exists() and not output.is_dir():
+        raise InputError(output, "exists and is not a folder")
+    names = [output / f"synth-{i:04d}_{kind}.nii.gz" for i in range(n) for kind in ("T2w", "dseg")]
+    names += [output / "synth-params.json", output / "synth-mosaic.png"]
+    ensure_new(names, overwrite)
+    output.mkdir(parents=True, exist_ok=True)
+    check_writable(names[-1], overwrite)
+
+    if weights is not None:
+        order = WeightedMapSampler(wdata, torch.Generator().manual_seed(seed)).draw(n).tolist()
+    else:
+        order = [i % len(files) for i in range(n)]
+    # load and validate every map that will be used before writing anything
+    maps = {}
+    for i in sorted(set(order)):
+        conv = guess_convention(files[i]) if convention == "auto" else convention
+        maps[i] = load_label_maps([files[i]], conv)[0]
+    gen = SynthGenerator(cfg)
+    g = torch.Generator().manual_seed(seed)
+    records, previews = [], []
+    cache = {}
+    with progress() as bar:
+        task = bar.add_task("synth", total=n)
+        for k, i in enumerate(order):
+            img = maps[i]
+            lab = img.data
+            if subclasses:
+                if i not in cache:
+                    t2 = matching_image(files[i])
+                    ref = None
+                    if t2 is not None:
+                        from ..io import load_image
+
+                        ref_img = load_image(t2)
+                        ref = ref_img.data if ref_img.shape == img.shape else None
+                    cache[i] = make_subclasses(lab, ref, seed=seed + i).labels
+                lab = cache[i]
+            spacing = float(np.mean(img.spacing))
+            batch = gen.sample(torch.from_numpy(lab.astype(np.int64))[None], g, spacing=spacing)
+            x = batch.image[0, 0].cpu().numpy()
+            t = batch.target[0].cpu().numpy().astype(np.uint8)
+            aff = np.diag([spacing, spacing, spacing, 1.0])
+            aff[:3, 3] = -(np.array(x.shape) - 1) / 2 * spacing
+            save_image(Image(x.astype(np.float32), aff), names[2 * k], overwrite=overwrite)
+            save_image(Image(t, aff), names[2 * k + 1], overwrite=overwrite)
+            records.append({"index": k, "source": str(files[i]), "image": names[2 * k].name,
+                            "labels": names[2 * k + 1].name, "params": batch.params[0]})
+            previews.append((x, t, describe(batch.params[0])))
+            bar.advance(task)
+    from ..io import write_text
+
+    write_text(names[-2], json.dumps({"config": cfg.to_dict(), "seed": seed, "samples": records}, indent=1) + "\n",
+               overwrite=overwrite)
+    mosaic([p[0] for p in previews], [p[1] for p in previews], names[-1], titles=[p[2] for p in previews],
+           columns=columns, overwrite=overwrite)
+    console().print(f"{output}: {n} synthetic image/label pairs, parameters in {names[-2].name}, "
+                    f"preview {names[-1].name}")
