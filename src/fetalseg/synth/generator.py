@@ -87,8 +87,7 @@ def _as_tensor_list(maps, name: str) -> list[torch.Tensor]:
 
 def brain_centre(labels: torch.Tensor) -> list[float]:
     """Centre (voxels) of the bounding box of brain labels 1-8 (sub-classes included); grid centre if none."""
-    sub = labels[::2, ::2, ::2]  # the bounding box to +-1 voxel is enough, and 8x cheaper
-    parent = sub % STRIDE if int(sub.max()) >= STRIDE else sub
+    parent = labels % STRIDE if int(labels.max()) >= STRIDE else labels
     brain = (parent >= 1) & (parent <= 8)
     if not bool(brain.any()):
         return [(s - 1) / 2 for s in labels.shape]
@@ -96,7 +95,7 @@ def brain_centre(labels: torch.Tensor) -> list[float]:
     for axis in range(3):
         others = tuple(a for a in range(3) if a != axis)
         idx = torch.nonzero(brain.amax(dim=others))[:, 0]
-        centre.append(float(idx[0] + idx[-1]))  # (2 first + 2 last) / 2 in full-grid voxels
+        centre.append((float(idx[0]) + float(idx[-1])) / 2)
     return centre
 
 
