@@ -26,6 +26,21 @@ import numpy as np
 from ..labels import FETA
 
 
+def label_map(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Arg-max over axis 0 of ``probs`` (C, ...) as uint8, and the maximum; ties go to the lower class.
+
+    Same result as ``np.argmax(probs, axis=0)``, several times faster for few classes (one
+    contiguous pass per class instead of a strided reduction).
+    """
+    best = np.array(probs[0], dtype=np.float32, copy=True)
+    lab = np.zeros(best.shape, np.uint8)
+    for c in range(1, probs.shape[0]):
+        better = probs[c] > best
+        lab[better] = c
+        np.copyto(best, probs[c], where=better)
+    return lab, best
+
+
 def stray_components(hard: np.ndarray, expected: dict[int, int], *, min_fraction: float = 0.2,
                      unknown: int = 255) -> np.ndarray:
     """Boolean mask of voxels in components to remove from the label map ``hard`` (X, Y, Z).
@@ -97,12 +112,11 @@ def postprocess(probs: np.ndarray, table=FETA, *, min_fraction: float = 0.2, max
     expected = {lab.value: int(lab.betti[0]) for lab in table.labels if lab.value > 0 and lab.betti is not None
                 and lab.value < n_cls}
     p = np.array(probs, dtype=np.float32, copy=True)
-    before = np.argmax(p, axis=0).astype(np.uint8)
+    before, _ = label_map(p)
     removed_first = None
     for _ in range(max_iter):
-        empty = p.max(axis=0) <= 0
-        hard = np.argmax(p, axis=0).astype(np.uint8)
-        hard[empty] = 255
+        hard, top = label_map(p)
+        hard[top <= 0] = 255
         drop = stray_components(hard, expected, min_fraction=min_fraction)
         if removed_first is None:
             removed_first = _count_components(drop)
@@ -111,8 +125,8 @@ def postprocess(probs: np.ndarray, table=FETA, *, min_fraction: float = 0.2, max
         idx = np.nonzero(drop)
         p[(hard[idx].astype(np.intp),) + idx] = 0.0
     else:
-        hard = np.argmax(p, axis=0).astype(np.uint8)
-        hard[p.max(axis=0) <= 0] = 255
+        hard, top = label_map(p)
+        hard[top <= 0] = 255
         p[:, stray_components(hard, expected, min_fraction=min_fraction)] = 0.0
     total = p.sum(axis=0)
     empty = total <= 1e-6
@@ -120,14 +134,14 @@ def postprocess(probs: np.ndarray, table=FETA, *, min_fraction: float = 0.2, max
         if empty.all():
             p[0] = 1.0
         else:
-            hard = np.argmax(p, axis=0)
+            hard, _ = label_map(p)
             idx = ndimage.distance_transform_edt(empty, return_distances=False, return_indices=True)
             fill = hard[tuple(idx)][empty]
             p[:, empty] = 0.0
             p[(fill.astype(np.intp),) + np.nonzero(empty)] = 1.0
         total = p.sum(axis=0)
     p /= total
-    after = np.argmax(p, axis=0)
+    after, _ = label_map(p)
     return p, {"relabelled": int(np.count_nonzero(after != before)), "components_removed": int(removed_first or 0)}
 
 

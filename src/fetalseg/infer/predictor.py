@@ -45,6 +45,9 @@ class Predictor:
         Sliding-window overlap fraction (0 <= overlap < 1).
     device : str
         Torch device for the network and its inputs.
+    precision : {'float32', 'bfloat16', 'float16'}
+        Network arithmetic: reduced precisions run under ``torch.autocast`` (bfloat16 is about
+        1.5x faster on CPUs with bf16 instructions); probabilities are always float32.
     name : str
         For messages, QC tables and sidecars.
     card : dict
@@ -61,6 +64,7 @@ class Predictor:
     overlap: float = 0.25
     sw_batch_size: int = 1
     device: str = "cpu"
+    precision: str = "float32"
     name: str = "model"
     card: dict = field(default_factory=dict)
 
@@ -71,6 +75,8 @@ class Predictor:
             raise ValueError(f"resolution_mm must be positive, got {self.resolution_mm}")
         if self.mode not in ("auto", "whole", "sliding"):
             raise ValueError(f"mode must be 'auto', 'whole' or 'sliding', got {self.mode!r}")
+        if self.precision not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"precision must be float32, bfloat16 or float16, got {self.precision!r}")
         if not 0 <= self.overlap < 1:
             raise ValueError(f"overlap must be in [0, 1), got {self.overlap}")
         self.resolution_mm = float(self.resolution_mm)
@@ -117,7 +123,12 @@ class Predictor:
     def _probs(self, x):
         import torch
 
-        out = self.network(x)
+        if self.precision == "float32":
+            out = self.network(x)
+        else:
+            kind = "cuda" if str(self.device).startswith("cuda") else "cpu"
+            with torch.autocast(kind, dtype=getattr(torch, self.precision)):
+                out = self.network(x)
         if isinstance(out, (list, tuple)):
             out = out[0]
         if out.ndim != 5 or out.shape[0] != x.shape[0] or tuple(out.shape[2:]) != tuple(x.shape[2:]):

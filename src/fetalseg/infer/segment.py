@@ -21,7 +21,7 @@ from ..io import Image, load_image
 from ..labels import FETA
 from . import ensemble, preprocess, qc
 from . import tta as tta_mod
-from .postprocess import postprocess as topo_postprocess
+from .postprocess import label_map, postprocess as topo_postprocess
 from .predictor import Predictor, resolve_device
 from .volumes import volume_row
 
@@ -43,6 +43,8 @@ class SegmentResult:
     qc : dict
         See :func:`fetalseg.infer.qc.qc_report`.
     models : list of str
+    timings : dict
+        Seconds spent per stage: preprocess, network, postprocess, qc, inverse.
     """
 
     labels: Image
@@ -51,6 +53,7 @@ class SegmentResult:
     soft_volumes: np.ndarray
     qc: dict
     models: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
 
 
 def as_predictors(model: Any = None, *, models_dir=None, device: str = "cpu") -> list[Predictor]:
@@ -101,10 +104,13 @@ def run_segmentation(
     posteriors: bool = False,
     table=FETA,
 ) -> SegmentResult:
-    """The pipeline of the module docstring on a loaded image with ready predictors."""
+    """The pipeline of the module docstring on a loaded image with ready predictors (one or a list)."""
+    if isinstance(predictors, Predictor):
+        predictors = [predictors]
     if merge not in ensemble.MERGES:
         raise InputError(None, f"--merge must be one of {', '.join(ensemble.MERGES)}, got {merge!r}")
     flips = () if not tta else (tta_mod.LR if flips is None else flips)
+    clock = _Clock()
     ref: preprocess.ModelGrid | None = None
     model_probs: list[np.ndarray] = []
     members: list[np.ndarray] = []
@@ -116,26 +122,50 @@ def run_segmentation(
         normd = cache[key]
         box = preprocess.foreground_box(normd) if crop else None
         grid = preprocess.plan_grid(image, pred.resolution_mm, box=box, divisor=pred.divisor)
-        probs, labs = tta_mod.flip_tta(pred, preprocess.to_model(normd, grid), flips, keep_labels=True)
+        x = preprocess.to_model(normd, grid)
+        clock.lap("preprocess")
+        probs, labs = tta_mod.flip_tta(pred, x, flips, keep_labels=True)
+        clock.lap("network")
         if ref is None:
             ref = grid
         elif grid.shape != ref.shape or not np.allclose(grid.affine, ref.affine, atol=1e-6):
             probs, labs = _regrid(probs, labs, grid, ref)
+            clock.lap("preprocess")
         model_probs.append(probs)
         members.extend(labs)
     cache.clear()
     merged = ensemble.merge(model_probs, merge) if len(model_probs) > 1 else model_probs[0]
     del model_probs
-    raw = np.argmax(merged, axis=0).astype(np.uint8)
+    raw, _ = label_map(merged)
     report = {"relabelled": 0, "components_removed": 0}
     if postprocess:
         merged, report = topo_postprocess(merged, table)
+    clock.lap("postprocess")
     quality = qc.qc_report(members, raw, report["relabelled"], table, n_classes=merged.shape[0])
     quality["components_removed"] = report["components_removed"]
+    clock.lap("qc")
     del members, raw
     labels, soft, post = _to_input(merged, ref, image, posteriors)
+    clock.lap("inverse")
     out_img = Image(data=labels, affine=image.affine.copy(), header=image.header, path=None)
-    return SegmentResult(out_img, post, volume_row(soft, table), soft, quality, [p.name for p in predictors])
+    return SegmentResult(out_img, post, volume_row(soft, table), soft, quality, [p.name for p in predictors],
+                         clock.laps)
+
+
+class _Clock:
+    """Accumulates wall-clock seconds per named stage."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._now = time.perf_counter
+        self._t = self._now()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        t = self._now()
+        self.laps[name] = round(self.laps.get(name, 0.0) + t - self._t, 4)
+        self._t = t
 
 
 
@@ -167,7 +197,7 @@ def _to_input(probs: np.ndarray, grid: preprocess.ModelGrid, image: Image, keep:
     sums = np.zeros(n_cls, np.float64)
     covered = 0
     for sl, block in preprocess.iter_to_input(probs, grid):
-        labels[sl] = np.argmax(block, axis=0)
+        labels[sl] = label_map(block)[0]
         sums += block.reshape(n_cls, -1).sum(axis=1, dtype=np.float64)
         covered += block[0].size
         if keep:

@@ -10,6 +10,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .postprocess import label_map
+
 #: Left-right flip only (axis 0 of the RAS model grid).
 LR = ((0,),)
 #: Every combination of flips along the three axes (7 flipped copies plus the original).
@@ -54,7 +56,7 @@ def flip_tta(
         if f:
             p = np.flip(p, axis=tuple(a + 1 for a in f))
         if keep_labels:
-            members.append(np.argmax(p, axis=0).astype(np.uint8))
+            members.append(label_map(p)[0])
         total = np.array(p, dtype=np.float32, copy=True) if total is None else np.add(total, p, out=total)
     total /= np.float32(len(passes))
     return total, members
