@@ -14,7 +14,7 @@ This reproduces DeepMind's ``surface-distance`` library (``compute_surface_dista
   mask gives ``inf``.
 
 Speed: instead of two full Euclidean distance transforms, nearest surface points are searched among
-integer offsets sorted by physical length, in shells of growing radius, on the union bounding box;
+integer offsets sorted by physical length (groups of equal length, shortest first) on the union bounding box;
 points farther than the last shell (rare: outliers) fall back to a k-d tree. Distances are then
 computed with the same floating-point operations as SciPy's distance transform, and the weighted
 percentile with the same sort order and cumulative sums as the library, so results are identical.
@@ -28,9 +28,8 @@ import numpy as np
 
 __all__ = ["surfel_area_table", "surface_points", "surface_distances", "robust_hausdorff", "hausdorff95"]
 
-# radii (in units of the smallest voxel spacing) of the offset shells searched before the k-d tree
-_SHELLS = (0.0, 1.0, 1.5, 2.5, 4.0, 6.0)
-_CHUNK = 1 << 22  # elements of one (points x offsets) gather
+# search radius (in units of the smallest voxel spacing) of the offsets tried before the k-d tree
+_RADIUS = 6.0
 
 
 def _check_spacing(spacing) -> tuple[float, float, float]:
@@ -112,13 +111,13 @@ def _codes(f: np.ndarray, corner_shape: tuple, flat: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def _offset_shells(spacing: tuple[float, float, float]):
-    """Integer offsets within the last shell radius, sorted by length, split into shells.
+    """Integer offsets within the search radius, sorted by length and grouped by equal length.
 
-    Returns (ext, shells, values) where ext is the per-axis maximal |offset|, shells a list of
-    (offsets (K,3) int64, distance-rank (K,) int64) and values the sorted distinct distances.
+    Returns (ext, offsets, groups, values): ``ext`` the per-axis maximal |offset|, ``offsets`` (K,3)
+    int64 sorted by length, ``groups`` a list of (start, stop) index ranges of equal length (in
+    increasing order; group g has length ``values[g]``), ``values`` the sorted distinct lengths in mm.
     """
-    s0 = min(spacing)
-    rmax = _SHELLS[-1] * s0
+    rmax = _RADIUS * min(spacing)
     ext = tuple(int(np.floor(rmax / s + 1e-9)) for s in spacing)
     grids = np.meshgrid(*[np.arange(-e, e + 1) for e in ext], indexing="ij")
     off = np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
@@ -127,16 +126,10 @@ def _offset_shells(spacing: tuple[float, float, float]):
     off, d = off[keep], d[keep]
     order = np.argsort(d, kind="stable")
     off, d = off[order], d[order]
-    values, rank = np.unique(d, return_inverse=True)
-    shells = []
-    lo = -1.0
-    for r in _SHELLS:
-        hi = r * s0 * (1 + 1e-12)
-        sel = (d > lo) & (d <= hi)
-        if sel.any():
-            shells.append((off[sel], rank[sel]))
-        lo = hi
-    return ext, shells, values
+    values, start = np.unique(d, return_index=True)
+    stops = np.append(start[1:], len(d))
+    groups = [(int(a), int(b)) for a, b in zip(start, stops)]
+    return ext, off, groups, values
 
 
 def _dist(diff: np.ndarray, spacing) -> np.ndarray:
@@ -151,41 +144,42 @@ def _dist(diff: np.ndarray, spacing) -> np.ndarray:
 def _nearest(src: np.ndarray, dst_mask: np.ndarray, dst_flat: np.ndarray, shape: tuple, spacing):
     """Distance (mm) from corner points ``src`` (flat indices) to the nearest ``dst_mask`` corner.
 
-    Returns (rank, far): ``rank`` (int64, -1 where not found within the shells) indexes the sorted
-    distinct shell distances; ``far`` holds exact distances for the points beyond the shells.
+    Offsets are tried in groups of equal length, shortest first; a point is resolved by the first
+    group with a hit. Returns (rank, far, todo): ``rank`` (int64, -1 where not resolved) indexes
+    the sorted distinct offset lengths; ``far`` holds exact distances of the points ``todo`` beyond
+    the search radius, found with a k-d tree.
     """
-    ext, shells, _ = _offset_shells(spacing)
+    _, off, groups, _ = _offset_shells(spacing)
     strides = np.array([shape[1] * shape[2], shape[2], 1], np.int64)
+    ofl = off @ strides
     dflat = dst_mask.reshape(-1)
     rank = np.full(src.shape, -1, np.int64)
     todo = np.arange(src.size)
-    for off, orank in shells:
+    s = src
+    for g, (a, b) in enumerate(groups):
         if todo.size == 0:
             break
-        ofl = off @ strides
-        step = max(1, _CHUNK // max(len(ofl), 1))
-        found_all = []
-        for a in range(0, todo.size, step):
-            t = todo[a:a + step]
-            hits = dflat[src[t][:, None] + ofl[None, :]]
-            first = hits.argmax(axis=1)
-            ok = hits[np.arange(t.size), first]
-            rank[t[ok]] = orank[first[ok]]
-            found_all.append(ok)
-        todo = todo[~np.concatenate(found_all)]
+        hit = dflat[s + ofl[a]]
+        for k in range(a + 1, b):
+            hit |= dflat[s + ofl[k]]
+        if hit.any():
+            rank[todo[hit]] = g
+            keep = ~hit
+            todo, s = todo[keep], s[keep]
     far = np.zeros(0)
     if todo.size:
         from scipy.spatial import cKDTree
 
         sp = np.asarray(spacing)
         pc = np.stack(np.unravel_index(src[todo], shape), axis=1)
-        dc = np.stack(np.unravel_index(dst_flat, shape), axis=1)
-        # upper bounds from a subsample, then an exact tree on the candidates inside the bound box
-        sub = dc[:: max(1, dc.shape[0] // 512)]
+        # upper bounds from a subsample of the targets, then an exact tree on the targets in the box
+        # that these bounds allow around the far points
+        sub = np.stack(np.unravel_index(dst_flat[:: max(1, dst_flat.size // 512)], shape), axis=1)
         ub, _ = cKDTree(sub * sp, balanced_tree=False, compact_nodes=False).query(pc * sp)
         reach = np.ceil(ub[:, None] / sp[None, :]).astype(np.int64) + 1
-        lo, hi = (pc - reach).min(axis=0), (pc + reach).max(axis=0)
-        cand = dc[np.all((dc >= lo) & (dc <= hi), axis=1)]
+        lo = np.maximum((pc - reach).min(axis=0), 0)
+        hi = np.minimum((pc + reach).max(axis=0) + 1, shape)
+        cand = np.argwhere(dst_mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]) + lo
         _, idx = cKDTree(cand * sp, balanced_tree=False, compact_nodes=False).query(pc * sp)
         far = _dist(cand[idx] - pc, spacing)
     return rank, far, todo
@@ -195,7 +189,7 @@ def _percentile(rank, far, todo, codes, spacing, percent: float) -> float:
     """The library's area-weighted percentile, without sorting every point (counting sort on keys)."""
     if codes.size == 0:
         return float("inf")
-    _, _, values = _offset_shells(spacing)
+    _, _, _, values = _offset_shells(spacing)
     table = _area_table(spacing)
     areas_u, code_rank = np.unique(table, return_inverse=True)
     na = areas_u.size
@@ -278,7 +272,7 @@ def hausdorff95(gt, pred, spacing) -> float:
 def _compute(gt, pred, spacing, percent):
     gt, pred = _validate(gt, pred)
     sp = _check_spacing(spacing)
-    ext, _, values = _offset_shells(sp)
+    ext, _, _, values = _offset_shells(sp)
     pad = tuple(e + 1 for e in ext)
     frames = _frame(gt, pred, pad)
     empty = frames is None or not gt.any() or not pred.any()
