@@ -109,13 +109,15 @@ def cluster_weights(features: np.ndarray, seed: int = 0, n_clusters: int = 6, n_
     if n == 1:
         return np.ones(1), np.zeros(1, dtype=int)
     lo, hi = f.min(0), f.max(0)
+    if np.all(hi - lo <= 0):  # identical shapes: one cluster, uniform weights
+        return np.full(n, 1.0 / n), np.zeros(n, dtype=int)
     span = np.where(hi - lo > 0, hi - lo, 1.0)
     x = (f - lo) / span
     doubled = [i for i in DOUBLED if i < x.shape[1]]
     x[:, doubled] *= 2.0
     k_comp = max(1, min(n_components, n - 1, x.shape[1]))
     z = PCA(n_components=k_comp, random_state=seed).fit_transform(x)
-    k = min(n_clusters, n)
+    k = min(n_clusters, len(np.unique(np.round(z, 9), axis=0)))
     gmm = GaussianMixture(n_components=k, random_state=seed, reg_covar=1e-4, n_init=3)
     clusters = gmm.fit_predict(z)
     _, inverse, counts = np.unique(clusters, return_inverse=True, return_counts=True)
