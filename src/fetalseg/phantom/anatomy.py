@@ -61,14 +61,14 @@ def draw_anatomy(ga: float, rng: np.random.Generator, z_shift: dict[str, float] 
     p["cer_ax"] = bbip / 2.0
     p["cer_ay"] = bbip * (0.62 + 0.02 * shape[0])
     p["cer_az_top"] = bbip * (0.44 + 0.015 * shape[1])
-    p["cer_az_bot"] = bbip * (0.36 + 0.015 * shape[2])
+    p["cer_az_bot"] = bbip * (0.40 + 0.015 * shape[2])
     p["cer_front_taper"] = 0.14 + 0.03 * shape[3]
     # external CSF and skull
     p["ecsf"] = (sbip - bbip) / 2.0
     p["skull_thickness"] = 0.8 + 0.05 * (ga - 20.0)
     p["scalp_thickness"] = 2.0 + 0.12 * (ga - 20.0)
     # cortex
-    p["cortex_thickness"] = 1.5 + 0.02 * (ga - 20.0) + 0.1 * shape[4]
+    p["cortex_thickness"] = 1.7 + 0.03 * (ga - 20.0) + 0.1 * shape[4]
     p["fissure_width"] = 1.2 + 0.03 * (ga - 20.0)
     # corpus callosum: elliptical arch in the midsagittal plane, length LCC
     lcc = p["target_LCC"]
@@ -77,45 +77,46 @@ def draw_anatomy(ga: float, rng: np.random.Generator, z_shift: dict[str, float] 
     p["cc_ly"] = lcc / 2.0
     p["cc_lz"] = 0.23 * lcc
     p["cc_y"] = 0.06 * p["cer_ay"]
-    p["cc_z"] = 0.0
+    p["cc_z"] = 0.12 * p["cer_az_top"]
     p["cc_thick_ends"] = 0.12 * lcc
     p["cc_thick_body"] = 0.065 * lcc
     p["cc_drop"] = 0.18 * p["cc_lz"]
     p["cc_half_width"] = 0.16 * bbip
     # lateral ventricles: C-shaped tube (frontal horn, body under the callosum, atrium, temporal horn)
-    p["vent_body_width"] = 3.6 * s  # lateral half-width of the body
-    p["vent_body_height"] = 2.2 * s  # vertical half-height of the body
-    p["vent_front_width"] = 3.0 * s
+    p["vent_body_width"] = 4.6 * s  # lateral half-width of the body
+    p["vent_body_height"] = 3.6 * s  # vertical half-height of the body
+    p["vent_front_width"] = 3.6 * s
     p["atrial_width"] = 6.5 + 0.4 * shape[5]  # full mediolateral width of the atrium, mm
-    p["occ_horn_length"] = 5.0 * s
+    p["occ_horn_length"] = 9.0 * s
     p["third_vent_width"] = 1.0
-    z_body = p["cc_lz"] - p["cc_thick_body"] - p["vent_body_height"] - 0.6 * s
+    z_body = p["cc_z"] + p["cc_lz"] - p["cc_thick_body"] - p["vent_body_height"] - 0.6 * s
     # thalami under the ventricular bodies, basal ganglia lateral to the frontal horns
-    p["thal_ax"], p["thal_ay"], p["thal_az"] = 6.0 * s, 8.5 * s, 6.2 * s
-    p["thal_x"] = 5.0 * s
+    p["thal_ax"], p["thal_ay"], p["thal_az"] = 6.5 * s, 9.2 * s, 6.7 * s
+    p["thal_x"] = 5.4 * s
     p["vent_yc"] = p["cc_y"] - 0.08 * lcc
     p["thal_y"] = p["vent_yc"] - 1.5 * s
-    p["thal_z"] = z_body - p["vent_body_height"] - 0.9 * p["thal_az"]
+    p["thal_z"] = z_body - p["vent_body_height"] - p["thal_az"] - 1.0 * s  # fornix between
     p["vent_zc"] = p["thal_z"] + 0.5 * s
     p["vent_ry"] = 0.5 * lcc
     p["vent_rz"] = z_body - p["vent_zc"]
+    p["vent_rz_bottom"] = 0.75 * p["vent_rz"]
     p["vent_x_front"] = 6.0 * s
     p["vent_x_body"] = 7.5 * s
     p["vent_x_atrium"] = 12.5 * s
-    p["vent_x_temporal"] = 17.0 * s
-    p["bg_ax"], p["bg_ay"], p["bg_az"] = 4.0 * s, 10.5 * s, 7.0 * s
+    p["vent_x_temporal"] = 15.5 * s
+    p["bg_ax"], p["bg_ay"], p["bg_az"] = 4.5 * s, 11.5 * s, 6.8 * s
     p["bg_x"] = p["vent_x_body"] + p["vent_body_width"] + p["bg_ax"] + 0.8 * s
     p["bg_y"] = p["thal_y"] + 7.5 * s
-    p["bg_z"] = p["thal_z"] + 1.5 * s
+    p["bg_z"] = p["thal_z"] + 2.5 * s
     # brainstem: straight capsule from inside the thalami, tilted back, through the foramen magnum
     tcd, hv = p["target_TCD"], p["target_HV"]
-    p["bs_radius"] = 4.6 * s ** 0.8
+    p["bs_radius"] = 5.2 * s ** 0.8
     p["bs_tilt_deg"] = 24.0 + 4.0 * shape[7]
     p["bs_top_y"] = p["thal_y"] - 1.0 * s
-    p["bs_top_z"] = p["thal_z"] - 0.3 * p["thal_az"]
-    p["pons_ax"], p["pons_ay"], p["pons_az"] = 5.5 * s, 5.0 * s, 6.0 * s
+    p["bs_top_z"] = p["thal_z"] - 0.45 * p["thal_az"] - p["bs_radius"] - 2.0 * s  # below the 3rd ventricle
+    p["pons_ax"], p["pons_ay"], p["pons_az"] = 6.0 * s, 5.5 * s, 6.5 * s
     # cerebellum: two hemispheres + vermis behind the pons, under the occipital lobes
-    p["cb_z"] = -0.55 * p["cer_az_bot"] - 0.5 * hv
+    p["cb_z"] = -0.48 * p["cer_az_bot"] - 0.5 * hv
     tan = np.tan(np.radians(p["bs_tilt_deg"]))
     y_bs_at_cb = p["bs_top_y"] - (p["bs_top_z"] - p["cb_z"]) * tan
     p["verm_ay"] = 0.33 * hv
@@ -128,7 +129,7 @@ def draw_anatomy(ga: float, rng: np.random.Generator, z_shift: dict[str, float] 
     p["cb_az"] = 0.5 * hv * (0.92 + 0.04 * shape[6])
     p["pons_y"] = y_bs_at_cb + 0.5 * p["bs_radius"]
     p["pons_z"] = p["cb_z"] + 0.15 * hv
-    p["pf_csf"] = 0.9 * p["ecsf"]
+    p["pf_csf"] = 0.6 * p["ecsf"]
     p["gap"] = 1.0
     return p
 

@@ -34,22 +34,23 @@ def callosum(X, Y, Z, p: dict, g: dict):
 
 
 def deep_grey(X, Y, Z, p: dict, g: dict):
-    """Thalami (joined below the third ventricle by a hypothalamic bridge) and basal ganglia."""
+    """Deep grey matter: one diencephalic block (both thalami), basal ganglia, and bridges.
+
+    The two thalami are a single ellipsoid across the midline; the third ventricle is later cut
+    into it from above as a slot, so the thalami stay joined below it (hypothalamus). Each basal
+    ganglia ellipsoid joins the block through one bridge under the ventricular body. The union is a
+    chain of convex pieces, each meeting only its neighbours: contractible.
+    """
     v = g["v"]
-    ta = (p["thal_ax"], p["thal_ay"], p["thal_az"])
-    m = inside_ellipsoid(X, Y, Z, (p["thal_x"], p["thal_y"], p["thal_z"]), ta)
-    m = m | inside_ellipsoid(X, Y, Z, (-p["thal_x"], p["thal_y"], p["thal_z"]), ta)
+    m = inside_ellipsoid(X, Y, Z, (0.0, p["thal_y"], p["thal_z"]),
+                         (p["thal_x"] + p["thal_ax"], p["thal_ay"], p["thal_az"]))
     ba = (p["bg_ax"], p["bg_ay"], p["bg_az"])
-    m = m | inside_ellipsoid(X, Y, Z, (p["bg_x"], p["bg_y"], p["bg_z"]), ba)
-    m = m | inside_ellipsoid(X, Y, Z, (-p["bg_x"], p["bg_y"], p["bg_z"]), ba)
-    # internal-capsule bridge from each thalamus to its basal ganglia, under the ventricular body
     for sign in (1.0, -1.0):
-        m = m | inside_ellipsoid(X, Y, Z, (sign * 0.5 * (p["thal_x"] + p["bg_x"]), p["thal_y"] + 0.3 * p["thal_ay"],
+        m = m | inside_ellipsoid(X, Y, Z, (sign * p["bg_x"], p["bg_y"], p["bg_z"]), ba)
+        half = 0.5 * (p["bg_x"] - p["thal_x"])
+        m = m | inside_ellipsoid(X, Y, Z, (sign * (p["thal_x"] + half), p["thal_y"] + 0.5 * p["thal_ay"],
                                            p["thal_z"] - 0.1 * p["thal_az"]),
-                                 (0.5 * (p["bg_x"] - p["thal_x"]) + 1.0, 0.35 * p["thal_ay"], max(0.35 * p["thal_az"], 1.6 * v)))
-    bridge_h = max(0.35 * p["thal_az"], 1.6 * v)
-    m = m | inside_ellipsoid(X, Y, Z, (0.0, p["thal_y"] + 0.5, p["thal_z"] - 0.62 * p["thal_az"]),
-                             (p["thal_x"] + 2.0 * v, 0.55 * p["thal_ay"], bridge_h))
+                                 (half + 1.0, 0.3 * p["thal_ay"], max(0.35 * p["thal_az"], 1.6 * v)))
     return m
 
 
@@ -59,10 +60,10 @@ def _profiles(p: dict, g: dict):
     vf, vb, va, vt = p["vent_x_front"], p["vent_x_body"], p["vent_x_atrium"], p["vent_x_temporal"]
     aw = p["atrial_width"] / 2.0
     fw, bw, bh = p["vent_front_width"], p["vent_body_width"], p["vent_body_height"]
-    tw = p.get("vent_temporal_width", 1.8 * s)
+    tw = p.get("vent_temporal_width", 2.8 * s)
     xv = np.array([vf, vf, vb, 0.5 * (vb + va), va, va + 0.5, vt, vt])
     wx = np.array([0.7 * fw, fw, bw, 0.5 * (bw + aw), aw, 0.8 * aw, tw, 0.8 * tw])
-    ah = p.get("atrium_height", 1.3 * aw)
+    ah = p.get("atrium_height", 2.2 * aw)
     wr = np.array([0.9 * bh, bh, bh, 0.5 * (bh + ah), ah, 0.8 * ah, 0.8 * tw, 0.7 * tw])
     v = g["v"]
     w3 = max(p["third_vent_width"] / 2.0, 0.75 * v)
@@ -72,17 +73,22 @@ def _profiles(p: dict, g: dict):
     return xv, wx, wr, w3
 
 
-def ventricles(X, Y, Z, p: dict, g: dict):
-    """Ventricular system mask (lateral ventricles, foramina of Monro, third ventricle)."""
+def ventricles(X, Y, Z, p: dict, g: dict, parts: bool = False):
+    """Ventricular system mask (lateral ventricles, foramina of Monro, third ventricle).
+
+    With ``parts=True`` returns ``(lateral, third)``: the lateral ventricles with the foramina, and
+    the third ventricle with its channel up to the foramina.
+    """
     v = g["v"]
     xv_k, wx_k, wr_k, w3 = _profiles(p, g)
     yc, zc, ry, rz = p["vent_yc"], p["vent_zc"], p["vent_ry"], p["vent_rz"]
     yn = (Y - yc) / ry
-    zn = (Z - zc) / rz
+    rzz = np.where(Z < zc, p.get("vent_rz_bottom", rz), rz)  # the lower limb of the C is flatter
+    zn = (Z - zc) / rzz
     phi = np.degrees(np.arctan2(zn, yn)) % 360.0
     rho = np.sqrt(yn * yn + zn * zn)
     rad = np.radians(phi)
-    R = np.sqrt((ry * np.cos(rad)) ** 2 + (rz * np.sin(rad)) ** 2)
+    R = np.sqrt((ry * np.cos(rad)) ** 2 + (rzz * np.sin(rad)) ** 2)
     radial = (rho - 1.0) * R
     taper = np.sqrt(smoothstep((phi - PHI0) / 15.0) * smoothstep((PHI1 - phi) / 15.0))
     xv = np.interp(phi, _KNOTS, xv_k)
@@ -104,14 +110,24 @@ def ventricles(X, Y, Z, p: dict, g: dict):
     rm = max(1.3 * p["cer_ax"] / 29.0, 1.2 * v)
     m |= (np.abs(X) <= xm) & ((Y - ym) ** 2 + (Z - zm) ** 2 <= rm * rm)
     # third ventricle: midline slab over the thalami, joined to the tube by a short channel
-    tz = p["thal_z"] + 0.2 * p["thal_az"] + p.get("v3_raise", 0.0)
-    e3 = ((Y - p["thal_y"]) / (0.75 * p["thal_ay"])) ** 2 + ((Z - tz) / (0.6 * p["thal_az"])) ** 2 <= 1.0
-    cy, cz = ym - p["thal_y"], zm - tz
+    # a box-shaped cleft through the thalamic block, from just above its floor (the hypothalamus
+    # stays deep grey) to above its top and past its front and back: the thalami keep a thick floor
+    # between them and no thin remnant that could join them twice
+    floor = p["thal_z"] - 0.45 * p["thal_az"] + p.get("v3_raise", 0.0)
+    tz = p["thal_z"] + 0.35 * p["thal_az"] + p.get("v3_raise", 0.0)
+    top = p["thal_z"] + p["thal_az"] + max(1.0, 1.5 * v)
+    e3 = (Z >= floor) & (Z <= top) & (np.abs(Y - p["thal_y"]) <= p["thal_ay"] + max(1.0, 1.5 * v))
+    # the channel leaves the third ventricle through its top (above the thalamic block), so the
+    # cut it makes in the deep grey matter is one slot open upwards, never a tunnel
+    y0, z0 = p["thal_y"], top
+    cy, cz = ym - y0, zm - z0
     L2 = cy * cy + cz * cz
-    t = np.clip(((Y - p["thal_y"]) * cy + (Z - tz) * cz) / L2, 0.0, 1.0)
-    ch = (Y - p["thal_y"] - t * cy) ** 2 + (Z - tz - t * cz) ** 2 <= max(rm, 1.2 * v) ** 2
-    m |= (np.abs(X) < w3) & (e3 | ch)
-    return m
+    t = np.clip(((Y - y0) * cy + (Z - z0) * cz) / L2, 0.0, 1.0)
+    ch = (Y - y0 - t * cy) ** 2 + (Z - z0 - t * cz) ** 2 <= max(rm, 1.2 * v) ** 2
+    third = (np.abs(X) < w3) & (e3 | ch)
+    if parts:
+        return m, third
+    return m | third
 
 
 def atrium_centre(p: dict, g: dict, side: float = 1.0) -> tuple[float, float, float]:

@@ -38,13 +38,17 @@ def derived(p: dict, voxel: float) -> dict:
     g["gap"] = max(p["gap"], 2.0 * v)
     g["kw"] = g["fiss"] / 2.0 + g["t"] + 2.0 * v
     g["e"] = max(p["ecsf"], 2.5 * v)
+    g["e_ap"] = max(0.7 * p["ecsf"], 2.5 * v)
+    g["e_top"] = max(0.6 * p["ecsf"], 2.5 * v)
+    g["e_bot"] = max(0.5 * p["ecsf"], 2.5 * v)
     g["pf"] = max(p["pf_csf"], 2.5 * v)
     g["skull"] = max(p["skull_thickness"], 1.2 * v)
     g["scalp"] = max(p["scalp_thickness"], 1.5 * v)
     g["cc_body"] = max(p["cc_thick_body"], 1.8 * v)
     g["cc_ends"] = max(p["cc_thick_ends"], 2.2 * v)
     tilt = np.radians(p["bs_tilt_deg"])
-    top = np.array([0.0, p["bs_top_y"], p["bs_top_z"]])
+    # keep at least two voxels of deep grey matter between the third ventricle and the brainstem
+    top = np.array([0.0, p["bs_top_y"], p["bs_top_z"] - max(0.0, 2.0 * v - 2.0 * p["cer_ax"] / 29.0)])
     # the capsule runs well past the foramen magnum; beyond the skull it is labelled spinal cord
     length = (p["bs_top_z"] + p["cer_az_bot"] + 3.0 * p["target_HV"] + 40.0)
     g["bs_a"] = top
@@ -79,10 +83,11 @@ def grid(p: dict, voxel: float):
 
 def intracranial_sd(X, Y, Z, p: dict, g: dict):
     """Approximate signed distance (mm) to the inner skull surface: supratentorial egg U posterior fossa."""
+    # the extra-axial space is widest over the convexity (sBIP - bBIP), thinner elsewhere
     e = g["e"]
     ax_y = _front_taper(Y, p) + e
-    sup = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, p["cer_ay"] + e, p["cer_az_top"] + e),
-                       p["cer_az_bot"] + e)
+    sup = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, p["cer_ay"] + g["e_ap"], p["cer_az_top"] + g["e_top"]),
+                       p["cer_az_bot"] + g["e_bot"])
     pf = ellipsoid_sd(X, Y, Z, g["pf_c"], g["pf_ax"])
     return np.minimum(sup, pf)
 
@@ -201,9 +206,11 @@ def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, n
     d, K = cerebrum(Xc, Yc, Zc, p, g, sulci)
     sub = lab[sl]
     brain = (d <= 0) & (sub == 1)
-    # exact depth below the voxelised surface: the cortex is never thinner than t (>= 1.8 voxels),
-    # so no white-matter voxel touches CSF, not even through a corner
-    depth = ndi.distance_transform_edt(brain, sampling=voxel).astype(np.float32) - 0.5 * voxel
+    # exact depth below the voxelised surface (the brainstem counts as inside, so deep grey matter
+    # may reach it): the cortex is never thinner than t (>= 1.8 voxels), so no white-matter voxel
+    # touches CSF, not even through a corner
+    stem = brainstem_sd(Xc, Yc, Zc, p, g) <= 0
+    depth = ndi.distance_transform_edt(brain | stem, sampling=voxel).astype(np.float32) - 0.5 * voxel
     band = brain & (depth < g["t"]) & ~K
     sub[brain] = 3
     sub[band] = 2
@@ -220,6 +227,22 @@ def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, n
     lab[bs & (lab == 5)] = 7
     # deep grey matter and ventricles, kept off the cortex
     deep_ok = dist < -(g["t"] + 2.5 * voxel)
-    lab[deep.deep_grey(X, Y, Z, p, g) & deep_ok] = 6
-    lab[deep.ventricles(X, Y, Z, p, g) & deep_ok] = 4
+    lat, third = deep.ventricles(X, Y, Z, p, g, parts=True)
+    lat = np.broadcast_to(lat, shape) & deep_ok
+    # deep grey matter keeps two voxels of white matter from the lateral ventricles: it touches the
+    # ventricular system only around the third ventricle, so no loop forms through white matter
+    near = np.zeros(shape, dtype=bool)
+    box = _bbox(lat, 3)
+    if box is not None:
+        near[box] = ndi.binary_dilation(lat[box], structure=np.ones((3, 3, 3), bool), iterations=2)
+    lab[deep.deep_grey(X, Y, Z, p, g) & deep_ok & ~near] = 6
+    lab[lat] = 4
+    lab[np.broadcast_to(third, shape) & deep_ok] = 4
     return lab, dist
+
+
+def _bbox(mask: np.ndarray, margin: int):
+    idx = [np.nonzero(np.any(mask, axis=tuple(a for a in range(3) if a != ax)))[0] for ax in range(3)]
+    if any(i.size == 0 for i in idx):
+        return None
+    return tuple(slice(max(int(i[0]) - margin, 0), min(int(i[-1]) + 1 + margin, n)) for i, n in zip(idx, mask.shape))

@@ -117,7 +117,7 @@ def fill_small_cavities(lab: np.ndarray, tissue: int, max_voxels: int) -> int:
 
 def guard(lab: np.ndarray, max_cavity: int = 64) -> dict[str, int]:
     """Apply all fixes to a GENERATION label map in place; returns voxel counts moved per fix."""
-    report = {"thin_sheets": fix_thin_sheets(lab)}
+    report = {}
     moved = 0
     for _ in range(2):
         for tissue in (1, 3, 2, 4, 6, 5, 7):
