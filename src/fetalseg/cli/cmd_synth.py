@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
 
 def synth(
-    inputs: List[str] = typer.Argument(..., metavar="[weights] LABELMAPS_OR_DIR...",
+    inputs: Optional[List[str]] = typer.Argument(None, metavar="[weights] LABELMAPS_OR_DIR...",
                                        help="Label-map files or folders (prefix 'weights' for the sampler)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder (synth) or JSON file (weights)."),
     n: int = typer.Option(8, "-n", "--n", help="Number of samples to generate."),
@@ -45,10 +45,30 @@ def synth(
     columns: int = typer.Option(4, "--columns", help="Columns of the PNG mosaic."),
     overwrite: bool = OVERWRITE,
 ) -> None:
+    inputs = list(inputs or [])
     if inputs and inputs[0] == "weights":
         _weights(inputs[1:], output, seed, convention, shares, overwrite)
     else:
         _synth(inputs, output, n, seed, config, weights, convention, subclasses, columns, overwrite)
+
+
+def _label_files(paths) -> list:
+    """Expand label-map arguments: FeTA/BIDS folders (with ``sub-*`` folders) give their dseg files,
+    other folders every NIfTI file in them (flat folders such as ``sub-01_dseg.nii.gz`` lists)."""
+    from ..errors import InputError
+    from ..io import is_nifti_path
+    from .common import nifti_inputs
+
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir() and not any(q.is_dir() for q in p.glob("sub-*")):
+            files = sorted(f for f in p.iterdir() if f.is_file() and is_nifti_path(f))
+            if not files:
+                raise InputError(p, "no NIfTI files (.nii, .nii.gz) in folder")
+            out.extend(files)
+        else:
+            out.extend(nifti_inputs([p], kind="dseg"))
+    return out
 
 
 def _check_convention(convention: str) -> None:
@@ -62,7 +82,7 @@ def _weights(paths, output: Path, seed: int, convention: str, shares, overwrite:
     from ..errors import InputError
     from ..io import check_writable
     from ..synth.sampler import sampler_weights, save_weights
-    from .common import console, nifti_inputs, progress
+    from .common import console, progress
 
     _check_convention(convention)
     if not paths:
@@ -73,9 +93,9 @@ def _weights(paths, output: Path, seed: int, convention: str, shares, overwrite:
     datasets, loose = [], []
     for p in map(Path, paths):
         if p.is_dir():
-            datasets.append(nifti_inputs([p], kind="dseg"))
+            datasets.append(_label_files([p]))
         else:
-            loose.extend(nifti_inputs([p], kind="dseg"))
+            loose.extend(_label_files([p]))
     if loose:
         datasets.append(loose)
     share_list = None
@@ -111,7 +131,7 @@ def _synth(paths, output: Path, n: int, seed: int, config, weights, convention, 
     from ..synth.data import guess_convention
     from ..synth.preview import describe, mosaic
     from ..synth.sampler import WeightedMapSampler, load_weights
-    from .common import console, ensure_new, nifti_inputs, progress
+    from .common import console, ensure_new, progress
 
     _check_convention(convention)
     if n < 1:
@@ -130,14 +150,12 @@ def _synth(paths, output: Path, n: int, seed: int, config, weights, convention, 
     else:
         if not paths:
             raise InputError(None, "no label maps given")
-        files = nifti_inputs([Path(p) for p in paths], kind="dseg")
+        files = _label_files(paths)
     if output.exists() and not output.is_dir():
         raise InputError(output, "exists and is not a folder")
     names = [output / f"synth-{i:04d}_{kind}.nii.gz" for i in range(n) for kind in ("T2w", "dseg")]
     names += [output / "synth-params.json", output / "synth-mosaic.png"]
     ensure_new(names, overwrite)
-    output.mkdir(parents=True, exist_ok=True)
-    check_writable(names[-1], overwrite)
 
     if weights is not None:
         order = WeightedMapSampler(wdata, torch.Generator().manual_seed(seed)).draw(n).tolist()
@@ -148,6 +166,8 @@ def _synth(paths, output: Path, n: int, seed: int, config, weights, convention, 
     for i in sorted(set(order)):
         conv = guess_convention(files[i]) if convention == "auto" else convention
         maps[i] = load_label_maps([files[i]], conv)[0]
+    output.mkdir(parents=True, exist_ok=True)
+    check_writable(names[-1], overwrite)
     gen = SynthGenerator(cfg)
     g = torch.Generator().manual_seed(seed)
     records, previews = [], []
