@@ -98,7 +98,7 @@ def measure(p: dict, sulci: dict, voxel: float) -> tuple[dict[str, float], dict[
     big = 1.5 * max(p["cer_ax"], p["cer_ay"], p["cer_az_top"]) + g["e"] + 5.0
 
     def cerebrum(X, Y, Z):
-        d, _ = labelmap.cerebrum(X, Y, Z, p, g, sulci)
+        d, _, _ = labelmap.cerebrum(X, Y, Z, p, g, sulci)
         return d <= 0
 
     def intracranial(X, Y, Z):

@@ -54,6 +54,14 @@ def derived(p: dict, voxel: float) -> dict:
     g["bs_a"] = top
     g["bs_b"] = top + length * np.array([0.0, -np.sin(tilt), -np.cos(tilt)])
     g["z_kb"] = p["thal_z"] - 0.3 * p["thal_az"]
+    # box of the brain's base that the brainstem and pons pass through (no cortex there)
+    m = g["t"] + 2.0 * v
+    tan = np.tan(tilt)
+    y_lo = p["bs_top_y"] - (p["bs_top_z"] + p["cer_az_bot"] + 2.0) * tan
+    y_hi = p["bs_top_y"] - (p["bs_top_z"] - g["z_kb"]) * tan
+    r = p["bs_radius"] / np.cos(tilt)
+    g["base_y"] = (min(y_lo - r, p["pons_y"] - p["pons_ay"]) - m, max(y_hi + r, p["pons_y"] + p["pons_ay"]) + m)
+    g["base_w"] = max(p["bs_radius"], p["pons_ax"]) + m
     # posterior fossa: an ellipsoid holding the cerebellum, the pons and the medulla
     front = p["pons_y"] + p["pons_ay"]
     back = p["cb_y"] - p["cb_ay"]
@@ -89,7 +97,9 @@ def intracranial_sd(X, Y, Z, p: dict, g: dict):
     sup = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, p["cer_ay"] + g["e_ap"], p["cer_az_top"] + g["e_top"]),
                        p["cer_az_bot"] + g["e_bot"])
     pf = ellipsoid_sd(X, Y, Z, g["pf_c"], g["pf_ax"])
-    return np.minimum(sup, pf)
+    # the posterior fossa always leaves a CSF layer of at least ``pf`` around the cerebellum
+    around_cb = cerebellum_sd(X, Y, Z, p) - g["pf"]
+    return np.minimum(np.minimum(sup, pf), around_cb)
 
 
 def _front_taper(Y, p):
@@ -169,11 +179,16 @@ def cerebrum(X, Y, Z, p: dict, g: dict, sulci: dict):
         gy, gz = np.gradient(gm[0], v) if gm.shape[1] > 1 and gm.shape[2] > 1 else (0.0 * gm[0], 0.0 * gm[0])
         slabs.append((g["fiss"] / 2.0 + gm - np.abs(X)) / np.sqrt(1.0 + gy * gy + gz * gz)[None])
     slab = np.where(X >= 0, slabs[0], slabs[1])
-    kw_wide = brainstem_sd(X, Y, Z, p, g) < g["t"] + 2.0 * v
-    K = (e2 & (np.abs(X) < g["kw"])) | ((Z < g["z_kb"]) & kw_wide)
+    # K: the midline strip under the callosum, plus a box around the brainstem's way into the base;
+    # both are bounded by vertical planes that cut the cortical sheet cleanly
+    base = (np.abs(X) < g["base_w"]) & (Y > g["base_y"][0]) & (Y < g["base_y"][1]) & (Z < g["z_kb"])
+    K = (e2 & (np.abs(X) < g["kw"])) | base
     d = np.where(K, f, np.maximum(f, slab))
-    d = np.maximum(d, g["gap"] - cerebellum_sd(X, Y, Z, p))
-    return d.astype(np.float32), K
+    notch = g["gap"] - cerebellum_sd(X, Y, Z, p)
+    d = np.maximum(d, notch)
+    # CSF that only the sulcal grooves put there (not the fissure, not the cerebellar notch)
+    sulcal = (d > 0) & (d0 <= 0) & (slab < -0.5 * v) & (notch < 0)
+    return d.astype(np.float32), K, sulcal
 
 
 def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, np.ndarray]:
@@ -203,15 +218,24 @@ def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, n
     hi = (p["cer_ax"] + m, p["cer_ay"] + m, p["cer_az_top"] + m)
     sl = box_slices(xs, ys, zs, lo, hi)
     Xc, Yc, Zc = open_grid(xs[sl[0]], ys[sl[1]], zs[sl[2]])
-    d, K = cerebrum(Xc, Yc, Zc, p, g, sulci)
+    d, K, sulcal = cerebrum(Xc, Yc, Zc, p, g, sulci)
     sub = lab[sl]
     brain = (d <= 0) & (sub == 1)
+    cube = np.ones((3, 3, 3), dtype=bool)
+    sulcal &= sub == 1
+    if sulcal.any():
+        # sulcal CSF narrower than 3 voxels closes up (the banks fuse): no pinched CSF tubes
+        csf = (sub == 1) & ~brain
+        brain |= sulcal & ~ndi.binary_opening(csf, structure=cube)
     # exact depth below the voxelised surface (the brainstem counts as inside, so deep grey matter
     # may reach it): the cortex is never thinner than t (>= 1.8 voxels), so no white-matter voxel
     # touches CSF, not even through a corner
     stem = brainstem_sd(Xc, Yc, Zc, p, g) <= 0
     depth = ndi.distance_transform_edt(brain | stem, sampling=voxel).astype(np.float32) - 0.5 * voxel
     band = brain & (depth < g["t"]) & ~K
+    # white matter narrower than 3 voxels under the cortex (thin gyral cores) becomes cortex
+    wm = brain & ~band
+    band |= wm & ~K & (depth < g["t"] + 3.0 * voxel) & ~ndi.binary_opening(wm, structure=cube)
     sub[brain] = 3
     sub[band] = 2
     if p["cc_present"] > 0.5:
