@@ -73,7 +73,10 @@ def dseg_name(input_name: str) -> str:
 
 
 def probseg_name(dseg: str) -> str:
-    return _stem(dseg)[: -len("_dseg")] + "_probseg.nii.gz"
+    """``X_dseg.nii.gz`` -> ``X_probseg.nii.gz``; ``seg.nii.gz`` -> ``seg_probseg.nii.gz``."""
+    stem = _stem(dseg)
+    stem = stem[: -len("_dseg")] if stem.endswith("_dseg") else stem
+    return f"{stem}_probseg.nii.gz"
 
 
 def plan_jobs(inputs: Sequence[os.PathLike], output: os.PathLike, posteriors_dir: os.PathLike | None = None) -> list[Job]:

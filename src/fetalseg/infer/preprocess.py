@@ -104,7 +104,7 @@ def plan_grid(
     resolution_mm: float,
     *,
     box: tuple[np.ndarray, np.ndarray] | None = None,
-    margin_mm: float = 8.0,
+    margin_mm: float = 4.0,
     divisor: int = 16,
 ) -> ModelGrid:
     """The model grid for ``image``: RAS axes, ``resolution_mm`` voxels, around ``box``.
@@ -177,7 +177,8 @@ def is_exact(grid: ModelGrid) -> bool:
             and (np.abs(r).sum(axis=0) == 1).all() and (np.abs(r).sum(axis=1) == 1).all())
 
 
-def iter_to_input(probs: np.ndarray, grid: ModelGrid, *, slab: int = 16) -> Iterator[tuple[tuple, np.ndarray]]:
+def iter_to_input(probs: np.ndarray, grid: ModelGrid, *, slab: int = 16,
+                  general: bool = False) -> Iterator[tuple[tuple, np.ndarray]]:
     """Map class probabilities from the model grid onto the input grid, one block at a time.
 
     Parameters
@@ -186,47 +187,119 @@ def iter_to_input(probs: np.ndarray, grid: ModelGrid, *, slab: int = 16) -> Iter
         Probabilities on the model grid; class 0 is background.
     grid : ModelGrid
     slab : int
-        Input slices (last axis) per block; bounds memory to ``C * X * Y * slab`` floats.
+        Input slices (last axis) per block; bounds memory to ``C * X * Y * slab`` floats (the
+        separable path also holds the model grid interpolated along the first two axes).
+    general : bool
+        Force the general (oblique) interpolation path; for tests.
 
     Yields
     ------
     (slices, block)
         ``slices`` index the input grid (3 slices); ``block`` has shape ``(C, *block_shape)``.
         Input voxels outside every yielded block lie outside the model grid: background, p = 1.
-        Exact copies when :func:`is_exact`, else trilinear interpolation; outside the model grid
-        the background probability is 1, and class probabilities still sum to 1.
+        Exact copies when :func:`is_exact`; else trilinear interpolation, as three separable 1-D
+        passes when the grids differ by permutations, flips and scaling only, else with
+        ``grid_sample``. Outside the model grid the background probability is 1, and class
+        probabilities still sum to 1.
     """
-    import torch
-    import torch.nn.functional as F
-
     probs = np.asarray(probs, dtype=np.float32)
     if probs.ndim != 4 or tuple(probs.shape[1:]) != tuple(grid.shape):
         raise ValueError(f"probs must have shape (C, {grid.shape}), got {probs.shape}")
     box = input_box(grid)
     if any(s.stop <= s.start for s in box):
         return
-    exact = is_exact(grid)
-    m = voxel_map(grid.affine, grid.input_affine)  # input index -> model index
-    if not exact:
-        t = torch.from_numpy(probs)
-        t = t.clone()
+    if is_exact(grid):
+        yield from _exact_blocks(probs, grid, box, slab)
+    elif _axis_map(grid) is not None and not general:
+        yield from _separable_blocks(probs, grid, box, slab)
+    else:
+        yield from _general_blocks(probs, grid, box, slab)
+
+
+def _exact_blocks(probs, grid, box, slab):
+    """Exact copies: input voxels sit on model voxels."""
+    for k0 in range(box[2].start, box[2].stop, slab):
+        k1 = min(k0 + slab, box[2].stop)
+        dst = grid.input_affine.copy()
+        dst[:3, 3] = grid.input_affine[:3, :3] @ np.array([box[0].start, box[1].start, k0]) + dst[:3, 3]
+        shp = (box[0].stop - box[0].start, box[1].stop - box[1].start, k1 - k0)
+        block = np.stack([resample(p, grid.affine, shp, dst, interpolation="nearest", fill=1.0 if c == 0 else 0.0)
+                          for c, p in enumerate(probs)])
+        yield (box[0], box[1], slice(k0, k1)), block
+
+
+def _axis_map(grid: ModelGrid) -> list[tuple[int, float, float]] | None:
+    """For grids related by axis permutation, flips and scaling: per input axis ``a``, the model axis
+    ``s`` and ``(scale, offset)`` with ``u_s = scale * index_a + offset``; None for oblique relations."""
+    m = voxel_map(grid.affine, grid.input_affine)
+    lin = np.where(np.abs(m[:3, :3]) < 1e-9 * np.abs(m[:3, :3]).max(), 0.0, m[:3, :3])
+    if not ((lin != 0).sum(axis=0) == 1).all() or not ((lin != 0).sum(axis=1) == 1).all():
+        return None
+    out = []
+    for a in range(3):
+        s = int(np.nonzero(lin[:, a])[0][0])
+        out.append((s, float(lin[s, a]), float(m[s, 3])))
+    return out
+
+
+def _interp_matrix(n_src: int, u: np.ndarray):
+    """Dense (len(u), n_src) float32 matrix of 1-D linear interpolation at source coordinates ``u``
+    (rows of points outside ``[0, n_src - 1]`` lose the missing neighbours' weights: zero padding)."""
+    import torch
+
+    i0 = np.floor(u).astype(np.int64)
+    w1 = u - i0
+    w = np.zeros((len(u), n_src), np.float32)
+    rows = np.arange(len(u))
+    for idx, wt in ((i0, 1.0 - w1), (i0 + 1, w1)):
+        ok = (idx >= 0) & (idx < n_src)
+        np.add.at(w, (rows[ok], idx[ok]), wt[ok])
+    return torch.from_numpy(w)
+
+
+def _separable_blocks(probs, grid, box, slab):
+    """Trilinear interpolation as three 1-D passes, each a matrix product with a (sparse, stored
+    dense) interpolation matrix, for grids without relative rotation: faster than a 3-D gather, same
+    values as ``grid_sample`` with zero padding and aligned corners. Blocks stream along the last
+    input axis."""
+    import torch
+
+    amap = _axis_map(grid)
+    coords = [amap[a][1] * np.arange(box[a].start, box[a].stop, dtype=np.float64) + amap[a][2] for a in range(3)]
+    n_src = [grid.shape[amap[a][0]] for a in range(3)]
+    c = probs.shape[0]
+    with torch.inference_mode():
+        t = torch.from_numpy(probs).clone()
         t[0] -= 1.0  # zero padding of (p0 - 1) means p0 = 1 outside the grid
-        t = t.unsqueeze(0)
-        n = np.asarray(grid.shape, float)
-        scale = 2.0 / np.maximum(n - 1, 1)
+        t = t.permute(0, *[1 + amap[a][0] for a in range(3)]).contiguous()  # (C, A0, A1, A2), A_a along input axis a
+        t = torch.matmul(_interp_matrix(n_src[0], coords[0]), t.reshape(c, n_src[0], -1))  # (C, I0, A1*A2)
+        i0 = t.shape[1]
+        t = torch.matmul(_interp_matrix(n_src[1], coords[1]), t.reshape(c * i0, n_src[1], n_src[2]))  # (C*I0, I1, A2)
+        i1 = t.shape[1]
+        w2 = _interp_matrix(n_src[2], coords[2])
+        for k0 in range(0, len(coords[2]), slab):
+            w = w2[k0:k0 + slab]
+            out = torch.matmul(t, w.T).reshape(c, i0, i1, w.shape[0])
+            out[0] += 1.0
+            k = box[2].start + k0
+            yield (box[0], box[1], slice(k, k + w.shape[0])), out.numpy()
+
+
+def _general_blocks(probs, grid, box, slab):
+    """Trilinear interpolation at arbitrary (oblique) positions with ``grid_sample``."""
+    import torch
+    import torch.nn.functional as F
+
+    m = voxel_map(grid.affine, grid.input_affine)  # input index -> model index
+    t = torch.from_numpy(probs).clone()
+    t[0] -= 1.0  # zero padding of (p0 - 1) means p0 = 1 outside the grid
+    t = t.unsqueeze(0)
+    n = np.asarray(grid.shape, float)
+    scale = 2.0 / np.maximum(n - 1, 1)
     i = np.arange(box[0].start, box[0].stop, dtype=np.float64)
     j = np.arange(box[1].start, box[1].stop, dtype=np.float64)
     for k0 in range(box[2].start, box[2].stop, slab):
         k1 = min(k0 + slab, box[2].stop)
-        sl = (box[0], box[1], slice(k0, k1))
-        if exact:
-            dst = grid.input_affine.copy()
-            dst[:3, 3] = grid.input_affine[:3, :3] @ np.array([box[0].start, box[1].start, k0]) + dst[:3, 3]
-            shp = (len(i), len(j), k1 - k0)
-            block = np.stack([resample(p, grid.affine, shp, dst, interpolation="nearest", fill=1.0 if c == 0 else 0.0)
-                              for c, p in enumerate(probs)])
-            yield sl, block
-            continue
         k = np.arange(k0, k1, dtype=np.float64)
         coords = []
         for a in (2, 1, 0):  # grid_sample wants (W, H, D) = (Z, Y, X) order
@@ -237,4 +310,4 @@ def iter_to_input(probs: np.ndarray, grid: ModelGrid, *, slab: int = 16) -> Iter
             out = F.grid_sample(t, g, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
             out[0] += 1.0
             block = out.numpy().copy()
-        yield sl, block
+        yield (box[0], box[1], slice(k0, k1)), block
