@@ -116,8 +116,9 @@ class SynthGenerator:
         cfg = self.config
         p = {"seed": R.seed(g), "voxel_mm": float(spacing)}
         p["spatial"] = spatial.draw_spatial(cfg, g)
-        p["inflation"] = inflation.draw_inflation(cfg, labels, g)
-        values = sorted(int(v) for v in torch.unique(labels).tolist())
+        counts = torch.bincount(labels.reshape(-1), minlength=TABLE_SIZE)
+        values = torch.nonzero(counts)[:, 0].tolist()
+        p["inflation"] = inflation.draw_inflation(cfg, values, g)
         p["contrast"] = contrast.draw_contrast(cfg, values, g)
         p["cortex_blur"] = artefacts.draw_cortex_blur(cfg, g)
         p["wm_noise"] = artefacts.draw_wm_noise(cfg, g)

@@ -13,12 +13,15 @@ from . import random as R
 from .subclasses import STRIDE
 
 
-def draw_inflation(cfg, labels: torch.Tensor, g: torch.Generator) -> dict:
-    """Parameters: on/off, the inflated generation label and the box radius in voxels."""
+def draw_inflation(cfg, values, g: torch.Generator) -> dict:
+    """Parameters: on/off, the inflated generation label and the box radius in voxels.
+
+    ``values`` are the (sub-class) label values present in the map.
+    """
     on = R.chance(g, cfg.p_inflation)
     if not on:
         return {"on": False}
-    parents = sorted({int(v) % STRIDE for v in torch.unique(labels).tolist()} & set(range(1, 9)))
+    parents = sorted({int(v) % STRIDE for v in values} & set(range(1, 9)))
     if not parents:
         return {"on": False}
     label = parents[R.randint(g, 0, len(parents) - 1)]

@@ -79,13 +79,14 @@ def integrate_svf(v: torch.Tensor, steps: int) -> torch.Tensor:
     return u
 
 
-def svf_displacement(params: dict, out_shape, device, matrix: torch.Tensor | None = None) -> torch.Tensor | None:
+def svf_displacement(params: dict, out_shape, device, matrix: torch.Tensor | None = None,
+                     upsample: bool = True) -> torch.Tensor | None:
     """Displacement ``M u`` of exp(v) on the output grid, ``[1, 3, *out_shape]`` (voxels, order i, j, k).
 
     The velocity is N(0, svf_std) output voxels on the coarse ``svf_grid``, upsampled to a working grid
     of a quarter of the output size, integrated there by scaling and squaring, optionally multiplied by
     the 3x3 ``matrix`` M (linear maps commute with trilinear interpolation) and upsampled to the output
-    grid. None when the elastic step is off.
+    grid (``upsample=False`` returns it on the working grid). None when the elastic step is off.
     """
     if not params.get("elastic"):
         return None
@@ -102,6 +103,8 @@ def svf_displacement(params: dict, out_shape, device, matrix: torch.Tensor | Non
     u = un.flip(1) / scale.view(1, 3, 1, 1, 1)
     if matrix is not None:
         u = torch.einsum("ij,bj...->bi...", matrix.to(device=device, dtype=torch.float32), u)
+    if not upsample:
+        return u
     return F.interpolate(u, size=out_shape, mode="trilinear", align_corners=True)
 
 
@@ -140,7 +143,8 @@ def sampling_grid(params: dict, in_shape, out_shape, centre, device) -> torch.Te
     same as flipping the grid along its first axis and cheaper.
 
     The affine part is built by broadcasting three 1-D coordinate vectors; the displacement, already
-    multiplied by the normalised affine, is added after one trilinear upsampling.
+    multiplied by the normalised affine, is added on the SVF working grid before one trilinear
+    upsampling of the whole grid.
     """
     out_shape = tuple(int(s) for s in out_shape)
     a, b = _affine(params, centre)
@@ -148,21 +152,25 @@ def sampling_grid(params: dict, in_shape, out_shape, centre, device) -> torch.Te
     half_out = torch.diag(torch.tensor([(s - 1) / 2 for s in out_shape], dtype=torch.float64))
     lin = d_in @ a @ half_out  # normalised out -> normalised in, (i, j, k) order
     trans = d_in @ b - 1.0
-    # component planes (input axis order i, j, k) = trans + lin @ normalised output coordinate,
-    # built by broadcasting three 1-D coordinate vectors; the displacement is added plane by plane
+    # component planes (input axis order i, j, k) = trans + lin @ normalised output coordinate (+ M u).
+    # With a displacement, the planes are built on the SVF's working grid and upsampled once: trilinear
+    # interpolation reproduces the affine part exactly, so this equals upsampling u alone.
+    u = svf_displacement(params, out_shape, device, matrix=d_in @ a, upsample=False)
+    shape = out_shape if u is None else tuple(u.shape[2:])
     lin32, trans32 = lin.to(device, torch.float32), trans.to(device, torch.float32)
-    norm_axes = [torch.linspace(-1.0, 1.0, s, device=device) for s in out_shape]
+    norm_axes = [torch.linspace(-1.0, 1.0, s, device=device) for s in shape]
     views = [norm_axes[0].view(-1, 1, 1), norm_axes[1].view(1, -1, 1), norm_axes[2].view(1, 1, -1)]
-    u = svf_displacement(params, out_shape, device, matrix=d_in @ a)
-    planes = torch.empty((3, *out_shape), device=device, dtype=torch.float32)
+    planes = torch.empty((1, 3, *shape), device=device, dtype=torch.float32)
     for comp in range(3):
         g = views[0] * lin32[comp, 0] + trans32[comp]
         g = g + views[1] * lin32[comp, 1]
         if u is None:
-            torch.add(g, views[2] * lin32[comp, 2], out=planes[2 - comp])
+            torch.add(g, views[2] * lin32[comp, 2], out=planes[0, 2 - comp])
         else:
-            torch.add(u[0, comp], g + views[2] * lin32[comp, 2], out=planes[2 - comp])
-    return planes.permute(1, 2, 3, 0)[None]
+            torch.add(u[0, comp], g + views[2] * lin32[comp, 2], out=planes[0, 2 - comp])
+    if u is not None:
+        planes = F.interpolate(planes, size=out_shape, mode="trilinear", align_corners=True)
+    return planes[0].permute(1, 2, 3, 0)[None]
 
 
 def to_grid(coords: torch.Tensor, in_shape, flip: bool = False) -> torch.Tensor:
