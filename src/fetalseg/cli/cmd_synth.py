@@ -14,16 +14,18 @@ ORDER = 40
 HELP = """Generate random synthetic T2w-like images with matching FeTA labels from label maps.
 
 \b
-  fetalseg synth LABELMAPS_OR_DIR... -o DIR [-n 8] [--seed 0] [--config synth.yaml] [--weights weights.json]
-      writes DIR/synth-0000_T2w.nii.gz + DIR/synth-0000_dseg.nii.gz ..., DIR/synth-params.json
-      (every drawn parameter) and DIR/synth-mosaic.png (one slice per sample, labels outlined).
-  fetalseg synth weights DIR_OR_FILES... -o weights.json [--shares 1,1] [--seed 0]
-      computes the data-driven shape-sampler weights; each folder argument is one dataset
-      (loose files together form one more); --weights then draws maps by these weights.
+fetalseg synth MAPS_OR_DIR... -o DIR [-n 8] [--seed 0] [--config synth.yaml]
+  writes DIR/synth-NNNN_T2w.nii.gz and _dseg.nii.gz pairs, synth-params.json
+  (every drawn parameter) and synth-mosaic.png (labels outlined);
+  --weights weights.json draws the label maps by shape-sampler weights.
+fetalseg synth weights DIR_OR_FILES... -o weights.json [--shares 1,1]
+  computes the shape-sampler weights (each folder is one dataset).
 
-Label maps are FeTA (0-7), generation (0-12) or sb-atlas desc-withcc maps (--convention auto guesses
-withcc from the file name). With --subclasses (default) each label is split into 1-6 intensity
-sub-classes by k-means on the matching *_T2w image when there is one, else by smooth partitions.
+\b
+Label maps: FeTA (0-7), generation (0-12) or sb-atlas desc-withcc maps
+(--convention auto reads *desc-withcc* files as withcc). --subclasses
+(default) splits each label into 1-6 intensity sub-classes by k-means on
+the matching *_T2w image when there is one, else by smooth partitions.
 """
 
 
@@ -139,6 +141,9 @@ def _synth(paths, output: Path, n: int, seed: int, config, weights, convention, 
     if columns < 1:
         raise InputError(None, f"--columns must be at least 1, got {columns}")
     cfg = SynthConfig.from_yaml(config) if config is not None else SynthConfig()
+    device = torch.device(cfg.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(config, f"device {cfg.device} requested but no CUDA GPU is available")
     if weights is not None:
         wdata = load_weights(weights)
         files = [Path(f) for f in wdata["files"]]
@@ -189,7 +194,7 @@ def _synth(paths, output: Path, n: int, seed: int, config, weights, convention, 
                     cache[i] = make_subclasses(lab, ref, seed=seed + i).labels
                 lab = cache[i]
             spacing = float(np.mean(img.spacing))
-            batch = gen.sample(torch.from_numpy(lab.astype(np.int64))[None], g, spacing=spacing)
+            batch = gen.sample(torch.from_numpy(lab.astype(np.int64))[None].to(device), g, spacing=spacing)
             x = batch.image[0, 0].cpu().numpy()
             t = batch.target[0].cpu().numpy().astype(np.uint8)
             aff = np.diag([spacing, spacing, spacing, 1.0])

@@ -119,6 +119,10 @@ class SynthConfig:
         if len(self.output_shape) != 3 or any(int(s) < 8 for s in self.output_shape):
             raise ValueError(f"output_shape must be 3 sizes >= 8, got {self.output_shape}")
         self.output_shape = tuple(int(s) for s in self.output_shape)
+        import re
+
+        if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", str(self.device)):
+            raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
         if not self.voxel_mm > 0:
             raise ValueError(f"voxel_mm must be > 0, got {self.voxel_mm}")
         for f in fields(self):
