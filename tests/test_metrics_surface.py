@@ -10,6 +10,8 @@ import pytest
 from fetalseg.metrics import hausdorff95, robust_hausdorff, surface_distances, surface_points
 
 sd = pytest.importorskip("surface_distance")
+# the oracle library calls scipy.ndimage.filters / .morphology, deprecated in recent SciPy
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 hyp = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
