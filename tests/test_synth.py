@@ -75,12 +75,28 @@ def test_sampling_grid_matches_deformation_and_flip():
     assert torch.equal(a.flip(0), b)
 
 
-def test_identity_transform_copies_labels_exactly():
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_identity_transform_copies_labels_exactly(mode):
     lab = _labels((24, 28, 20))
     p = {"affine": False, "elastic": False, "flip": False}
     centre = [(s - 1) / 2 for s in lab.shape]
-    out, _ = spatial.warp(spatial.sampling_grid(p, lab.shape, lab.shape, centre, "cpu"), lab)
+    out, _ = spatial.warp(spatial.sampling_grid(p, lab.shape, lab.shape, centre, "cpu"), lab, label_mode=mode)
     assert torch.equal(out, lab)
+
+
+def test_onehot_linear_labels_match_brute_force_argmax():
+    """Oracle: resample every one-hot channel (background included) and take the argmax."""
+    lab = _labels((20, 22, 18))
+    p = _spatial_params(2, std=3.0)
+    grid = spatial.sampling_grid(p, lab.shape, (24, 24, 24), (10, 11, 9), "cpu")
+    ours, _ = spatial.warp(grid, lab, label_mode="linear")
+    onehot = torch.nn.functional.one_hot(lab, 8).permute(3, 0, 1, 2).float()
+    w = torch.nn.functional.grid_sample(onehot[None], grid, mode="bilinear", align_corners=True)[0]
+    w[0] = 1 - w[1:].sum(0)  # outside the input: background
+    ref = w.argmax(0)
+    agree = (ours == ref).float().mean()
+    assert agree > 0.999  # ties may break differently
+    assert set(ours.unique().tolist()) <= set(lab.unique().tolist())
 
 
 # ------------------------------------------------------------------ whole chain

@@ -49,6 +49,9 @@ class SynthConfig:
     """Scaling-and-squaring steps."""
     p_flip: float = 0.5
     """Probability of a left-right (first axis) flip."""
+    label_interpolation: str = "nearest"
+    """'nearest' (one grid_sample) or 'linear' (one-hot: each label value resampled linearly, the
+    largest wins; smoother boundaries, one grid_sample per label value present)."""
 
     # 3. contrast
     mean_range: tuple[float, float] = (0.0, 250.0)
@@ -139,6 +142,8 @@ class SynthConfig:
             raise ValueError(f"scaling must be positive, got {self.scaling}")
         if self.svf_steps < 0 or self.svf_steps > 20:
             raise ValueError(f"svf_steps must be in 0..20, got {self.svf_steps}")
+        if self.label_interpolation not in ("nearest", "linear"):
+            raise ValueError(f"label_interpolation must be 'nearest' or 'linear', got {self.label_interpolation!r}")
         bad = [m for m in self.skull_strip_modes if m not in SKULL_STRIP_MODES]
         if bad or not self.skull_strip_modes:
             raise ValueError(f"skull_strip_modes must be a non-empty subset of {SKULL_STRIP_MODES}, got {bad}")

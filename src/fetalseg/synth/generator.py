@@ -137,7 +137,7 @@ class SynthGenerator:
         dev = labels.device
         grid = spatial.sampling_grid(p["spatial"], labels.shape, out_shape, brain_centre(labels), dev)
         lab, real = spatial.warp(grid, labels, None if image is None else image.reshape(1, *labels.shape),
-                                 flip=p["spatial"]["flip"])
+                                 flip=p["spatial"]["flip"], label_mode=self.config.label_interpolation)
         lab = inflation.apply_inflation(lab, p["inflation"])
         x = contrast.gmm_image(lab, p["contrast"])
         parent = (lab % STRIDE).to(torch.uint8)

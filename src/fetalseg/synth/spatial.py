@@ -182,14 +182,20 @@ def to_grid(coords: torch.Tensor, in_shape, flip: bool = False) -> torch.Tensor:
     return grid[None]
 
 
-def warp(grid: torch.Tensor, labels: torch.Tensor, image: torch.Tensor | None = None, flip: bool = False):
-    """Resample ``labels`` [X, Y, Z] (nearest, 0 outside) and optional ``image`` [C, X, Y, Z] (linear).
+def warp(grid: torch.Tensor, labels: torch.Tensor, image: torch.Tensor | None = None, flip: bool = False,
+         label_mode: str = "nearest"):
+    """Resample ``labels`` [X, Y, Z] (0 outside) and optional ``image`` [C, X, Y, Z] (linear).
 
-    ``flip`` mirrors the results along the first axis (equivalent to flipping the grid).
-    Returns (labels int64 [*grid], image float32 [C, *grid] or None).
+    ``label_mode`` 'nearest' reads the label values with nearest-neighbour interpolation; 'linear'
+    resamples the one-hot mask of every value present linearly and keeps the value with the largest
+    weight (ties to the smaller value). ``flip`` mirrors the results along the first axis
+    (equivalent to flipping the grid). Returns (labels int64 [*grid], image float32 [C, *grid] or None).
     """
-    lab = F.grid_sample(labels[None, None].float(), grid, mode="nearest", padding_mode="zeros",
-                        align_corners=True)[0, 0].round().long()
+    if label_mode == "linear":
+        lab = _warp_onehot(grid, labels)
+    else:
+        lab = F.grid_sample(labels[None, None].float(), grid, mode="nearest", padding_mode="zeros",
+                            align_corners=True)[0, 0].round().long()
     img = None
     if image is not None:
         img = F.grid_sample(image[None].float(), grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
@@ -197,6 +203,29 @@ def warp(grid: torch.Tensor, labels: torch.Tensor, image: torch.Tensor | None = 
         lab = lab.flip(0)
         img = None if img is None else img.flip(1)
     return lab, img
+
+
+def _warp_onehot(grid: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """One-hot linear label resampling with a running argmax (memory: three output-sized tensors).
+
+    Background's weight is one minus the sum of the others (zero padding outside the input makes it 1).
+    """
+    values = torch.nonzero(torch.bincount(labels.reshape(-1).long()))[:, 0].tolist()
+    shape = grid.shape[1:4]
+    best = torch.zeros(shape, device=grid.device, dtype=torch.long)
+    score = torch.zeros(shape, device=grid.device)
+    total = torch.zeros(shape, device=grid.device)
+    for v in values:
+        if v == 0:
+            continue
+        w = F.grid_sample((labels == v)[None, None].float(), grid, mode="bilinear", padding_mode="zeros",
+                          align_corners=True)[0, 0]
+        take = w > score
+        best[take] = v
+        score = torch.maximum(score, w)
+        total += w
+    best[(1.0 - total) >= score] = 0
+    return best
 
 
 def jacobian_determinant(coords: torch.Tensor) -> torch.Tensor:
