@@ -105,7 +105,8 @@ def measure(p: dict, sulci: dict, voxel: float) -> tuple[dict[str, float], dict[
         return labelmap.intracranial_sd(X, Y, Z, p, g) <= 0
 
     def cerebellum(X, Y, Z):
-        return (labelmap.cerebellum_sd(X, Y, Z, p) <= 0) & (labelmap.brainstem_sd(X, Y, Z, p, g) > 0) \
+        d, _, _ = labelmap.cerebrum(X, Y, Z, p, g, sulci)
+        return labelmap.cerebellum_mask(X, Y, Z, p, g, d) & (labelmap.brainstem_sd(X, Y, Z, p, g) > 0) \
             & (labelmap.intracranial_sd(X, Y, Z, p, g) <= 0)
 
     def callosum(X, Y, Z):

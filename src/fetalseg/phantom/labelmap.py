@@ -62,6 +62,10 @@ def derived(p: dict, voxel: float) -> dict:
     r = p["bs_radius"] / np.cos(tilt)
     g["base_y"] = (min(y_lo - r, p["pons_y"] - p["pons_ay"]) - m, max(y_hi + r, p["pons_y"] + p["pons_ay"]) + m)
     g["base_w"] = max(p["bs_radius"], p["pons_ax"]) + m
+    # ... reaching back over the whole cerebellar notch, so that the uncovered base is one patch
+    g["base_y"] = (min(g["base_y"][0], p["cb_y"] - p["cb_ay"] - g["gap"] - m), g["base_y"][1])
+    g["notch_y"] = -np.inf
+    g["base_z"] = max(g["z_kb"], p["cb_z"] + max(p["cb_az"], p["verm_az"]) + g["gap"] + m)
     # posterior fossa: an ellipsoid holding the cerebellum, the pons and the medulla
     front = p["pons_y"] + p["pons_ay"]
     back = p["cb_y"] - p["cb_ay"]
@@ -115,6 +119,15 @@ def cerebellum_sd(X, Y, Z, p: dict):
     right = ellipsoid_sd(X, Y, Z, (p["cb_hx"], *c), ax)
     verm = ellipsoid_sd(X, Y, Z, (0.0, *c), (p["verm_ax"], p["verm_ay"], p["verm_az"]))
     return np.minimum(np.minimum(left, right), verm)
+
+
+def cerebellum_mask(X, Y, Z, p: dict, g: dict, d_cerebrum):
+    """Cerebellum voxels: its shape, trimmed in front of ``notch_y`` to keep a ``gap`` from the cerebrum.
+
+    ``d_cerebrum`` is the cerebral implicit function on the same points (+inf where not computed).
+    """
+    cb = cerebellum_sd(X, Y, Z, p) <= 0
+    return cb & ~((Y >= g["notch_y"]) & (d_cerebrum < g["gap"]))
 
 
 def brainstem_sd(X, Y, Z, p: dict, g: dict):
@@ -181,13 +194,16 @@ def cerebrum(X, Y, Z, p: dict, g: dict, sulci: dict):
     slab = np.where(X >= 0, slabs[0], slabs[1])
     # K: the midline strip under the callosum, plus a box around the brainstem's way into the base;
     # both are bounded by vertical planes that cut the cortical sheet cleanly
-    base = (np.abs(X) < g["base_w"]) & (Y > g["base_y"][0]) & (Y < g["base_y"][1]) & (Z < g["z_kb"])
-    K = (e2 & (np.abs(X) < g["kw"])) | base
-    d = np.where(K, f, np.maximum(f, slab))
+    base = (np.abs(X) < g["base_w"]) & (Y > g["base_y"][0]) & (Y < g["base_y"][1]) & (Z < g["base_z"])
+    core = e2 & (np.abs(X) < g["kw"])
+    near_stem = brainstem_sd(X, Y, Z, p, g) < g["t"] + 2.0 * v
+    K = core | base
+    # no fissure in the core (nor where the brainstem enters); no cortex in the core nor the base box
+    d = np.where(core | (base & near_stem), f, np.maximum(f, slab))
     notch = g["gap"] - cerebellum_sd(X, Y, Z, p)
     d = np.maximum(d, notch)
     # CSF that only the sulcal grooves put there (not the fissure, not the cerebellar notch)
-    sulcal = (d > 0) & (d0 <= 0) & (slab < -0.5 * v) & (notch < 0)
+    sulcal = (d > 0) & (d0 <= 0) & (np.abs(X) > g["fiss"] / 2.0 + 0.5 * v) & (notch < 0)
     return d.astype(np.float32), K, sulcal
 
 
@@ -240,10 +256,12 @@ def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, n
     sub[band] = 2
     if p["cc_present"] > 0.5:
         sub[deep.callosum(Xc, Yc, Zc, p, g) & brain] = 8
+    dfull = np.full(shape, np.inf, dtype=np.float32)
+    dfull[sl] = d
     dist = np.full(shape, np.inf, dtype=np.float32)
     dist[sl] = np.where(brain, -depth, np.maximum(d, 0.5 * voxel))
     # cerebellum and brainstem (inside the skull; the cord beyond the foramen magnum is soft tissue)
-    cb = cerebellum_sd(X, Y, Z, p) <= 0
+    cb = cerebellum_mask(X, Y, Z, p, g, dfull)
     lab[cb & (ic <= 0)] = 5
     bs = brainstem_sd(X, Y, Z, p, g) <= 0
     lab[bs & (ic <= g["skull"] + 0.5 * voxel) & (lab != 5)] = 7

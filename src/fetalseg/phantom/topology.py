@@ -127,4 +127,135 @@ def guard(lab: np.ndarray, max_cavity: int = 64) -> dict[str, int]:
     for tissue in (3, 2, 6, 5, 7, 4, 1):
         filled += fill_small_cavities(lab, tissue, max_cavity)
     report["cavities"] = filled
+    report["handle_fixes"] = repair_handles(lab)
+    if report["handle_fixes"]:
+        for tissue in (1, 3, 2, 4, 6, 5, 7):
+            report["stray_components"] += keep_main_components(lab, tissue, keep=2 if tissue == 2 else 1)
     return report
+
+
+TARGETS = {1: (1, 0, 0), 2: (2, 0, 0), 3: (1, 0, 0), 4: (1, 0, 0), 5: (1, 0, 0), 6: (1, 0, 0), 7: (1, 0, 0)}
+
+
+def _feta(lab: np.ndarray) -> np.ndarray:
+    from ..labels import GENERATION_TO_FETA, lookup_table
+
+    return lookup_table(GENERATION_TO_FETA)[lab]
+
+
+def _excess(fe: np.ndarray, tissues=TARGETS) -> int:
+    """Sum over tissues of |betti - target| (b0 compared only when the crop holds the whole tissue)."""
+    from ..metrics import betti_numbers
+
+    total = 0
+    for t in tissues:
+        b = betti_numbers(fe == t)
+        total += b[1] + b[2]
+    return total
+
+
+def _local_defects(mask: np.ndarray, size: int = 6) -> list[tuple[int, int, int]]:
+    """Corners of ``size``-voxel boxes (stride size/2) where ``mask`` has a local handle or cavity.
+
+    Two levels: boxes of twice the size (stride ``size``, so every small box lies inside one) are
+    screened first, and only flagged ones are scanned finely.
+    """
+    from ..metrics import betti_numbers
+
+    sl = _bbox(mask, 0)
+    if sl is None:
+        return []
+
+    def bad(i, j, k, n):
+        sub = mask[i:i + n, j:j + n, k:k + n]
+        if not sub.any() or sub.all():
+            return False
+        b = betti_numbers(sub)
+        return bool(b[1] or b[2])
+
+    out: list[tuple[int, int, int]] = []
+    step = max(1, size // 2)
+    big = 2 * size
+    for I in range(sl[0].start, sl[0].stop, size):
+        for J in range(sl[1].start, sl[1].stop, size):
+            for K in range(sl[2].start, sl[2].stop, size):
+                if not bad(I, J, K, big):
+                    continue
+                for i in range(I, I + size + 1, step):
+                    for j in range(J, J + size + 1, step):
+                        for k in range(K, K + size + 1, step):
+                            if (i, j, k) not in out and bad(i, j, k, size):
+                                out.append((i, j, k))
+    return out
+
+
+def repair_handles(lab: np.ndarray, max_fixes: int = 12, size: int = 6) -> int:
+    """Remove voxel-scale handles and cavities left after :func:`guard` (in place).
+
+    For every tissue off its target, boxes with a local handle are found; in each, the voxels of
+    the core (the box plus one voxel) are replaced by the 3x3x3 majority label, or the tissue is
+    filled into / cut out of the core. A change is kept only if the summed handles and cavities of
+    all tissues in a margin around the box go down and no tissue splits. Returns the fixes kept.
+    """
+    from ..metrics import betti_numbers
+
+    fixes = 0
+    fe = _feta(lab)
+    for tissue, target in TARGETS.items():
+        if fixes >= max_fixes:
+            break
+        b = betti_numbers(fe == tissue)
+        if b[1] == target[1] and b[2] == target[2]:
+            continue
+        for corner in _local_defects(fe == tissue, size):
+            if fixes >= max_fixes:
+                break
+            lo = [max(c - 1, 0) for c in corner]
+            hi = [min(c + size + 1, n) for c, n in zip(corner, lab.shape)]
+            core = tuple(slice(a, b_) for a, b_ in zip(lo, hi))
+            outer = tuple(slice(max(a - 4, 0), min(b_ + 4, n)) for a, b_, n in zip(lo, hi, lab.shape))
+            before = _excess(fe[outer])
+            b0_before = {t: betti_numbers(fe[outer] == t)[0] for t in TARGETS}
+            for attempt in ("majority", "fill", "cut"):
+                saved = lab[core].copy()
+                sub = lab[core]
+                if attempt == "majority":
+                    sub[...] = _majority(lab, core)
+                elif attempt == "fill":
+                    members = TISSUES[tissue]
+                    holes = ~np.isin(sub, members) & np.isin(_feta(sub), list(TARGETS))
+                    sub[holes] = members[0]
+                else:
+                    region = np.isin(sub, TISSUES[tissue])
+                    _give_to_neighbours(sub, region, TISSUES[tissue])
+                new_fe = _feta(lab[outer])
+                ok = _excess(new_fe) < before and all(
+                    betti_numbers(new_fe == t)[0] <= b0_before[t] for t in TARGETS)
+                if ok:
+                    fe[outer] = new_fe
+                    fixes += 1
+                    break
+                lab[core] = saved
+    return fixes
+
+
+def _majority(lab: np.ndarray, core) -> np.ndarray:
+    """3x3x3 majority (mode) label of every voxel of ``core`` (ties: the current label)."""
+    pad = tuple(slice(max(s.start - 1, 0), min(s.stop + 1, n)) for s, n in zip(core, lab.shape))
+    block = lab[pad]
+    off = [s.start - p.start for s, p in zip(core, pad)]
+    shape = tuple(s.stop - s.start for s in core)
+    counts = np.zeros((13,) + shape, dtype=np.int16)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            for dz in (-1, 0, 1):
+                sl = tuple(slice(max(o + d, 0), max(o + d, 0) + n) for o, d, n in zip(off, (dx, dy, dz), shape))
+                nb = block[sl]
+                if nb.shape != shape:
+                    continue
+                for v in np.unique(nb):
+                    counts[v] += nb == v
+    cur = lab[core]
+    best = counts.argmax(axis=0).astype(lab.dtype)
+    keep = counts.max(axis=0) <= np.take_along_axis(counts, cur[None].astype(np.intp), 0)[0]
+    return np.where(keep, cur, best)
