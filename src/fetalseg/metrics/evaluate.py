@@ -21,7 +21,7 @@ import numpy as np
 
 from .overlap import dice_from_counts, vs_from_counts
 from .surface import robust_hausdorff
-from .topology import betti_numbers, euler_characteristic
+from .topology import betti_numbers
 
 __all__ = ["COLUMNS", "METRICS", "evaluate_case", "parse_empty", "summarize"]
 
