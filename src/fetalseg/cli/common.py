@@ -32,7 +32,7 @@ def progress(disable: bool = False):
 def nifti_inputs(paths: list[Path], *, kind: str = "t2w") -> list[Path]:
     """Expand CLI inputs to NIfTI files: files are kept, folders are searched.
 
-    A folder is read as a FeTA/BIDS dataset when it has ``sub-*`` folders (``kind`` 't2w' or 'dseg'
+    A folder is read as a FeTA/BIDS dataset when it has ``sub-*`` sub-folders (``kind`` 't2w' or 'dseg'
     picks the files), else every ``*.nii``/``*.nii.gz`` in it is taken. Raises :class:`InputError`
     for a missing path or a folder without NIfTI files.
     """
@@ -45,7 +45,7 @@ def nifti_inputs(paths: list[Path], *, kind: str = "t2w") -> list[Path]:
         if not p.exists():
             raise InputError(p, "file not found")
         if p.is_dir():
-            if any(p.glob("sub-*")):
+            if any(d.is_dir() for d in p.glob("sub-*")):
                 ds = discover(p, require=kind)
                 out.extend(getattr(s, kind) for s in ds)
             else:
