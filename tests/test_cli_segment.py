@@ -140,3 +140,20 @@ def test_existing_foreign_table_is_not_overwritten(cli, tmp_path, tiny_model):
     code, _, se = cli("segment", img, "-o", tmp_path / "out", "--model", tiny_model, "--volumes", table)
     assert code == 2 and "already exists" in se
     assert table.read_text() == "mine\n1\n" and not (tmp_path / "out").exists()
+
+
+def test_python_api_with_a_model_file(tmp_path, tiny_model):
+    from fetalseg.errors import InputError
+    from fetalseg.infer import segment
+
+    src = _write(tmp_path / "x.nii.gz", spacing=(1.2, 1.2, 0.9))
+    out = segment(src, model=tiny_model, device="cpu", threads=1)
+    ref = nib.load(src)
+    assert out.shape == ref.shape and out.data.dtype == np.uint8
+    np.testing.assert_allclose(out.affine, ref.affine)
+    assert int(out.header["sform_code"]) == 2
+    with pytest.raises(InputError, match="not found"):
+        segment(tmp_path / "missing.nii.gz", model=tiny_model)
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA"):
+            segment(src, model=tiny_model, device="cuda")

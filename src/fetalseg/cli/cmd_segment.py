@@ -31,6 +31,8 @@ def segment(
     posteriors: Optional[Path] = typer.Option(None, "--posteriors", help="Folder for 4-D probability maps."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the network."),
+    precision: str = typer.Option("float32", "--precision",
+                                  help="Network arithmetic: float32, or bfloat16 (about 1.5-2x faster on recent CPUs)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     overwrite: bool = OVERWRITE,
 ) -> None:
@@ -46,6 +48,8 @@ def segment(
 
     if merge not in MERGES:
         raise InputError(None, f"--merge must be one of {', '.join(MERGES)}, got {merge!r}")
+    if precision not in ("float32", "bfloat16", "float16"):
+        raise InputError(None, f"--precision must be float32, bfloat16 or float16, got {precision!r}")
     if threads is not None and threads < 1:
         raise InputError(None, f"--threads must be >= 1, got {threads}")
     jobs = batch.plan_jobs(inputs, output, posteriors)
@@ -65,6 +69,8 @@ def segment(
         torch.set_num_threads(threads)
     dev = resolve_device(device)
     preds = as_predictors(list(model) if model else None, models_dir=models_dir, device=dev)
+    for p in preds:
+        p.precision = precision
     shorts = [lab.short for lab in FETA.labels]
 
     def work(job: batch.Job) -> None:

@@ -42,18 +42,19 @@ def label_map(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def stray_components(hard: np.ndarray, expected: dict[int, int], *, min_fraction: float = 0.2,
-                     unknown: int = 255) -> np.ndarray:
+                     unknown: int = 255, connectivity: int = 6) -> np.ndarray:
     """Boolean mask of voxels in components to remove from the label map ``hard`` (X, Y, Z).
 
     ``expected`` maps each foreground label to its expected component count; labels not in it are
-    left alone. Background is label 0; voxels equal to ``unknown`` belong to no label.
+    left alone. Background is label 0; voxels equal to ``unknown`` belong to no label. Foreground
+    components use ``connectivity`` (6 or 26), background components 26.
     """
     import cc3d
 
     hard = np.ascontiguousarray(hard)
     drop = np.zeros(hard.shape, bool)
     fg = np.where((hard == unknown) | (hard == 0), 0, hard).astype(np.uint8)
-    comps, n = cc3d.connected_components(fg, connectivity=6, return_N=True)
+    comps, n = cc3d.connected_components(fg, connectivity=connectivity, return_N=True)
     if n:
         flat = comps.ravel()
         sizes = np.bincount(flat, minlength=n + 1)
@@ -87,7 +88,8 @@ def stray_components(hard: np.ndarray, expected: dict[int, int], *, min_fraction
     return drop
 
 
-def postprocess(probs: np.ndarray, table=FETA, *, min_fraction: float = 0.2, max_iter: int = 3) -> tuple[np.ndarray, dict]:
+def postprocess(probs: np.ndarray, table=FETA, *, min_fraction: float = 0.2, max_iter: int = 3,
+                connectivity: int = 6) -> tuple[np.ndarray, dict]:
     """Correct the topology of the arg-max map by editing the probabilities (see module docstring).
 
     Parameters
@@ -96,6 +98,15 @@ def postprocess(probs: np.ndarray, table=FETA, *, min_fraction: float = 0.2, max
         Class probabilities, class index = label value; not modified.
     table : LabelTable
         Supplies the expected component count ``betti[0]`` of each foreground label.
+    min_fraction : float
+        A further component of a label expecting several (grey matter) is kept only if it has at
+        least this fraction of the largest one's voxels.
+    max_iter : int
+        Rounds of removal before remaining strays are emptied and filled from their neighbours.
+    connectivity : {6, 26}
+        Foreground connectivity. 6 (default) is the FeTA topology convention, so the b0 targets
+        hold for :func:`fetalseg.metrics.betti_numbers`; 26 only removes islands that touch their
+        label nowhere, not even by an edge or corner (fewer voxels changed on thin cortex).
 
     Returns
     -------
@@ -108,6 +119,8 @@ def postprocess(probs: np.ndarray, table=FETA, *, min_fraction: float = 0.2, max
 
     if probs.ndim != 4:
         raise ValueError(f"probs must be (C, X, Y, Z), got shape {probs.shape}")
+    if connectivity not in (6, 26):
+        raise ValueError(f"connectivity must be 6 or 26, got {connectivity}")
     n_cls = probs.shape[0]
     expected = {lab.value: int(lab.betti[0]) for lab in table.labels if lab.value > 0 and lab.betti is not None
                 and lab.value < n_cls}
@@ -117,7 +130,7 @@ def postprocess(probs: np.ndarray, table=FETA, *, min_fraction: float = 0.2, max
     for _ in range(max_iter):
         hard, top = label_map(p)
         hard[top <= 0] = 255
-        drop = stray_components(hard, expected, min_fraction=min_fraction)
+        drop = stray_components(hard, expected, min_fraction=min_fraction, connectivity=connectivity)
         if removed_first is None:
             removed_first = _count_components(drop)
         if not drop.any():
@@ -127,7 +140,7 @@ def postprocess(probs: np.ndarray, table=FETA, *, min_fraction: float = 0.2, max
     else:
         hard, top = label_map(p)
         hard[top <= 0] = 255
-        p[:, stray_components(hard, expected, min_fraction=min_fraction)] = 0.0
+        p[:, stray_components(hard, expected, min_fraction=min_fraction, connectivity=connectivity)] = 0.0
     total = p.sum(axis=0)
     empty = total <= 1e-6
     if empty.any():

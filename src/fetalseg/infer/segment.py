@@ -10,6 +10,7 @@ coincide) and the arg-max gives the uint8 label map. Volumes are soft (sum of po
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -220,6 +221,7 @@ def segment(
     threads: int | None = None,
     posteriors: bool = False,
     return_result: bool = False,
+    precision: str | None = None,
 ) -> Image | SegmentResult:
     """Segment a fetal brain T2w volume into FeTA labels.
 
@@ -247,6 +249,8 @@ def segment(
         Keep the probability maps (implies a :class:`SegmentResult` return).
     return_result : bool
         Return a :class:`SegmentResult` (labels, posteriors, volumes, QC) instead of the label image.
+    precision : {'float32', 'bfloat16', 'float16'}, optional
+        Network arithmetic for every model (default: each predictor's own, float32 for model files).
 
     Returns
     -------
@@ -262,6 +266,8 @@ def segment(
     dev = resolve_device(device)
     image = _load(image_or_path)
     preds = as_predictors(model, models_dir=models_dir, device=dev)
+    if precision is not None:
+        preds = [dataclasses.replace(p, precision=precision) for p in preds]
     result = run_segmentation(image, preds, tta=tta, flips=flips, merge=merge, postprocess=postprocess,
                               crop=crop, posteriors=posteriors)
     return result if (return_result or posteriors) else result.labels
