@@ -90,7 +90,7 @@ def segment(
     with progress(disable=quiet or len(jobs) < 2) as bar:
         summary = batch.run_batch(jobs, work, overwrite=overwrite, progress=bar)
 
-    bids_roots = [Path(p) for p in inputs if Path(p).is_dir() and any(Path(p).glob("sub-*"))]
+    bids_roots = [Path(p) for p in inputs if Path(p).is_dir() and any(d.is_dir() for d in Path(p).glob("sub-*"))]
     if bids_roots and not is_nifti_path(output) and (summary.done or summary.skipped):
         desc = Path(output) / "dataset_description.json"
         if not desc.exists():

@@ -93,7 +93,7 @@ def plan_jobs(inputs: Sequence[os.PathLike], output: os.PathLike, posteriors_dir
         if not p.exists():
             raise InputError(p, "file not found")
         if p.is_dir():
-            if any(p.glob("sub-*")):
+            if any(d.is_dir() for d in p.glob("sub-*")):
                 for s in discover(p, require="t2w"):
                     rel = s.t2w.relative_to(p)
                     pairs.append((s.id, s.t2w, rel.with_name(dseg_name(rel.name))))
