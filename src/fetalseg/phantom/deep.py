@@ -70,6 +70,14 @@ def _profiles(p: dict, g: dict):
     wx = np.maximum(wx, 0.9 * v)
     wr = np.maximum(wr, 0.9 * v)
     xv = np.maximum(xv, wx + w3 + 2.0 * v + 0.3)
+    # the posterior limb (body to atrium) passes lateral to the thalamic block, never through it
+    bx_max = p["thal_x"] + p["thal_ax"]
+    for k in (3, 4, 5):
+        a = np.radians(_KNOTS[k])
+        yk = p["vent_yc"] + p["vent_ry"] * np.cos(a)
+        y_near = np.clip(p["thal_y"], yk - wr[k], yk + wr[k])
+        bx = bx_max * np.sqrt(max(0.0, 1.0 - ((y_near - p["thal_y"]) / p["thal_ay"]) ** 2))
+        xv[k] = max(xv[k], bx + wx[k] + 2.0 * v)
     return xv, wx, wr, w3
 
 

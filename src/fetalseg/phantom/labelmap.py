@@ -142,7 +142,7 @@ def core_2d(Y, Z, p: dict, g: dict):
     if p["cc_present"] > 0.5:
         ly, lz = p["cc_ly"], p["cc_lz"]
     else:
-        ly, lz = 0.8 * p["cc_ly"], p["acc_roof"]
+        ly, lz = p["cc_ly"], p["acc_roof"]
     yc, zc = p["cc_y"], p["cc_z"]
     arch = ((Y - yc) / ly) ** 2 + ((Z - zc) / lz) ** 2 <= 1.0
     below = (Z <= zc) & (np.abs(Y - yc) <= ly)

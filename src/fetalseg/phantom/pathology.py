@@ -78,6 +78,8 @@ def apply(p: dict, pathology: str, severity: float) -> dict:
         p["pons_z"] -= 0.5 * drop
         p["cer_front_taper"] += 0.08 * severity  # lemon sign: narrow frontal bones
         _dilate_ventricles(p, 9.5 + 2.0 * severity)
+    # the basal ganglia stay lateral to the (possibly wider) ventricular bodies
+    p["bg_x"] = max(p["bg_x"], p["vent_x_body"] + p["vent_body_width"] + p["bg_ax"] + 0.8 * s)
     return p
 
 
