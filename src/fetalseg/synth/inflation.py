@@ -50,10 +50,23 @@ def inflate(labels: torch.Tensor, label: int, radius: int) -> torch.Tensor:
     Voxels reached by the dilation take the value of the nearest-by-max sub-class of ``label``.
     """
     parent = labels % STRIDE
-    vals = torch.where(parent == label, labels.float(), torch.full_like(labels, -1, dtype=torch.float32))
+    mask = parent == label
+    if not bool(mask.any()):
+        return labels
+    # work inside the label's bounding box grown by the radius
+    box = []
+    for axis in range(3):
+        others = tuple(a for a in range(3) if a != axis)
+        idx = torch.nonzero(mask.amax(dim=others))[:, 0]
+        box.append(slice(max(0, int(idx[0]) - radius), min(labels.shape[axis], int(idx[-1]) + radius + 1)))
+    box = tuple(box)
+    sub, sub_parent = labels[box], parent[box]
+    vals = torch.where(mask[box], sub.float(), torch.full_like(sub, -1, dtype=torch.float32))
     grown = dilate_box(vals, radius)
-    take = (grown >= 0) & (parent != 0)
-    return torch.where(take, grown.long(), labels)
+    take = (grown >= 0) & (sub_parent != 0)
+    out = labels.clone()
+    out[box] = torch.where(take, grown.long(), sub)
+    return out
 
 
 def apply_inflation(labels: torch.Tensor, params: dict) -> torch.Tensor:

@@ -80,31 +80,31 @@ def smooth(image: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def apply_resolution(image: torch.Tensor, params: dict, voxel_mm: float) -> torch.Tensor:
-    """Blur with the PSF, resample to the low-resolution grid and back (trilinear).
+    """Blur with the PSF, resample to the low-resolution grid and back.
 
-    Along each coarser axis the Gaussian PSF (std ``0.75 x thickness / voxel`` voxels) is applied as a
-    box average over ``f = floor(resolution / voxel)`` voxels with stride ``f`` followed by a Gaussian
-    with the remaining variance ``sigma^2 - (f^2 - 1) / 12`` on the reduced grid (same total variance,
-    f times less work); the result is trilinearly resampled onto the exact low-resolution grid and back.
+    Along each coarser axis (``n`` voxels, resolution ``r``) the image is area-averaged onto the
+    ``m = round(n x voxel / r)`` low-resolution voxels (a box of width ``f = n / m``, variance about
+    ``(f^2 - 1) / 12`` voxels^2) and then blurred on the low grid by a Gaussian carrying the rest of the PSF
+    variance, ``sigma^2 - (f^2 - 1) / 12`` with ``sigma = 0.75 x thickness / voxel``; this is the Gaussian
+    PSF followed by sampling, at the cost of work on the small grid. (When the box alone is wider than
+    the PSF, e.g. thin slices with a gap, the box is kept.) The result is trilinearly upsampled.
     """
     if not params["on"]:
         return image
     res, thick = params["resolution_mm"], params["thickness_mm"]
     x = image[None, None]
+    size = list(image.shape)
     for axis, (r, t) in enumerate(zip(res, thick)):
         if r <= voxel_mm * 1.01:
             continue
-        sigma = 0.75 * t / voxel_mm  # PSF std in input voxels
-        f = int(r / voxel_mm)  # integer part of the downsampling factor
-        if f >= 2:  # box prefilter of width f (variance (f^2 - 1) / 12), on the f-times smaller grid
-            kernel = [1, 1, 1]
-            kernel[axis] = f
-            x = F.avg_pool3d(x, kernel, stride=kernel, ceil_mode=True)
-            rest = max(sigma ** 2 - (f * f - 1) / 12.0, 0.0) ** 0.5 / f
-        else:
-            rest = sigma
+        n = image.shape[axis]
+        m = max(2, round(n * voxel_mm / r))
+        size[axis] = m
+        x = F.adaptive_avg_pool3d(x, tuple(size))
+        f = n / m
+        rest = max((0.75 * t / voxel_mm) ** 2 - (f * f - 1) / 12.0, 0.0) ** 0.5 / f
         if rest > 0.2:
             x = _blur_axis(x, axis, rest)
-    low = [max(2, round(n * voxel_mm / r)) for n, r in zip(image.shape, res)]
-    x = F.interpolate(x, size=low, mode="trilinear", align_corners=True)
-    return F.interpolate(x, size=tuple(image.shape), mode="trilinear", align_corners=True)[0, 0]
+    if tuple(size) == tuple(image.shape):
+        return image
+    return F.interpolate(x, size=tuple(image.shape), mode="trilinear", align_corners=False)[0, 0]
