@@ -93,7 +93,7 @@ def grid(p: dict, voxel: float):
     return ax, ax.copy(), ax.copy(), affine
 
 
-def intracranial_sd(X, Y, Z, p: dict, g: dict):
+def intracranial_sd(X, Y, Z, p: dict, g: dict, cerebellum: bool = True):
     """Approximate signed distance (mm) to the inner skull surface: supratentorial egg U posterior fossa."""
     # the extra-axial space is widest over the convexity (sBIP - bBIP), thinner elsewhere
     e = g["e"]
@@ -102,8 +102,10 @@ def intracranial_sd(X, Y, Z, p: dict, g: dict):
                        p["cer_az_bot"] + g["e_bot"])
     pf = ellipsoid_sd(X, Y, Z, g["pf_c"], g["pf_ax"])
     # the posterior fossa always leaves a CSF layer of at least ``pf`` around the cerebellum
-    around_cb = cerebellum_sd(X, Y, Z, p) - g["pf"]
-    return np.minimum(np.minimum(sup, pf), around_cb)
+    out = np.minimum(sup, pf)
+    if cerebellum:
+        out = np.minimum(out, cerebellum_sd(X, Y, Z, p) - g["pf"])
+    return out
 
 
 def _front_taper(Y, p):
@@ -224,7 +226,16 @@ def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, n
     body = ((X / p["body_ax"]) ** 2 + ((Y - p["body_y"]) / p["body_ay"]) ** 2
             + ((Z - p["body_z"]) / p["body_az"]) ** 2) <= 1.0
     lab[np.broadcast_to(body, shape)] = 10
-    ic = intracranial_sd(X, Y, Z, p, g)
+    ic = np.asarray(intracranial_sd(X, Y, Z, p, g, cerebellum=False), dtype=np.float32)
+    ic = np.broadcast_to(ic, shape).copy()
+    # the CSF layer around the cerebellum, on the cerebellum's box only
+    cb_half = p["cb_hx"] + p["cb_ax"] + g["pf"] + g["skull"] + g["scalp"] + 2.0 * voxel
+    cb_lo = (-cb_half, p["cb_y"] - cb_half, p["cb_z"] - cb_half)
+    cb_hi = (cb_half, p["cb_y"] + cb_half, p["cb_z"] + cb_half)
+    cbs = box_slices(xs, ys, zs, cb_lo, cb_hi)
+    Xb, Yb, Zb = open_grid(xs[cbs[0]], ys[cbs[1]], zs[cbs[2]])
+    cb_sd = cerebellum_sd(Xb, Yb, Zb, p)
+    ic[cbs] = np.minimum(ic[cbs], cb_sd - g["pf"])
     lab[ic <= g["skull"] + g["scalp"]] = 10
     lab[ic <= g["skull"]] = 9
     lab[ic <= 0] = 1
@@ -261,9 +272,14 @@ def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, n
     dist = np.full(shape, np.inf, dtype=np.float32)
     dist[sl] = np.where(brain, -depth, np.maximum(d, 0.5 * voxel))
     # cerebellum and brainstem (inside the skull; the cord beyond the foramen magnum is soft tissue)
-    cb = cerebellum_mask(X, Y, Z, p, g, dfull)
+    cb = np.zeros(shape, dtype=bool)
+    cb[cbs] = (cb_sd <= 0) & ~((Yb >= g["notch_y"]) & (dfull[cbs] < g["gap"]))
     lab[cb & (ic <= 0)] = 5
-    bs = brainstem_sd(X, Y, Z, p, g) <= 0
+    a, b_ = g["bs_a"], g["bs_b"]
+    r = max(p["bs_radius"], p["pons_ax"], p["pons_ay"], p["pons_az"]) + voxel
+    bss = box_slices(xs, ys, zs, np.minimum(a, b_) - r, np.maximum(a, b_) + r)
+    bs = np.zeros(shape, dtype=bool)
+    bs[bss] = brainstem_sd(*open_grid(xs[bss[0]], ys[bss[1]], zs[bss[2]]), p, g) <= 0
     lab[bs & (ic <= g["skull"] + 0.5 * voxel) & (lab != 5)] = 7
     lab[bs & (ic > g["skull"] + 0.5 * voxel)] = 10
     lab[bs & (lab == 5)] = 7

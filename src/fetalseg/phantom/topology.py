@@ -155,10 +155,12 @@ def _excess(fe: np.ndarray, tissues=TARGETS) -> int:
 
 
 def _local_defects(mask: np.ndarray, size: int = 6) -> list[tuple[int, int, int]]:
-    """Corners of ``size``-voxel boxes (stride size/2) where ``mask`` has a local handle or cavity.
+    """Corners of ``size``-voxel boxes where ``mask`` has a local handle or cavity.
 
-    Two levels: boxes of twice the size (stride ``size``, so every small box lies inside one) are
-    screened first, and only flagged ones are scanned finely.
+    Hierarchical search: boxes of ``8 * size`` (stride half their size) are tested first, and
+    only inside flagged boxes are the boxes of half the size tested, down to ``size``. Every box
+    of a level lies inside some box of the level above, so a defect smaller than ``size / 2``
+    voxels is found at the finest level.
     """
     from ..metrics import betti_numbers
 
@@ -166,27 +168,27 @@ def _local_defects(mask: np.ndarray, size: int = 6) -> list[tuple[int, int, int]
     if sl is None:
         return []
 
-    def bad(i, j, k, n):
-        sub = mask[i:i + n, j:j + n, k:k + n]
+    def bad(c, n):
+        sub = mask[c[0]:c[0] + n, c[1]:c[1] + n, c[2]:c[2] + n]
         if not sub.any() or sub.all():
             return False
         b = betti_numbers(sub)
         return bool(b[1] or b[2])
 
-    out: list[tuple[int, int, int]] = []
-    step = max(1, size // 2)
-    big = 2 * size
-    for I in range(sl[0].start, sl[0].stop, size):
-        for J in range(sl[1].start, sl[1].stop, size):
-            for K in range(sl[2].start, sl[2].stop, size):
-                if not bad(I, J, K, big):
-                    continue
-                for i in range(I, I + size + 1, step):
-                    for j in range(J, J + size + 1, step):
-                        for k in range(K, K + size + 1, step):
-                            if (i, j, k) not in out and bad(i, j, k, size):
-                                out.append((i, j, k))
-    return out
+    n = 8 * size
+    level = {(i, j, k) for i in range(sl[0].start, sl[0].stop, n // 2)
+             for j in range(sl[1].start, sl[1].stop, n // 2)
+             for k in range(sl[2].start, sl[2].stop, n // 2)}
+    while True:
+        flagged = sorted(c for c in level if bad(c, n))
+        if n <= size or not flagged:
+            return flagged
+        half = n // 2
+        step = max(1, half // 2)
+        level = {(c[0] + a, c[1] + b_, c[2] + d) for c in flagged
+                 for a in range(0, n - half + 1, step) for b_ in range(0, n - half + 1, step)
+                 for d in range(0, n - half + 1, step)}
+        n = half
 
 
 def repair_handles(lab: np.ndarray, max_fixes: int = 12, size: int = 6) -> int:
