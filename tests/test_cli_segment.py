@@ -151,7 +151,11 @@ def test_python_api_with_a_model_file(tmp_path, tiny_model):
     ref = nib.load(src)
     assert out.shape == ref.shape and out.data.dtype == np.uint8
     np.testing.assert_allclose(out.affine, ref.affine)
-    assert int(out.header["sform_code"]) == 2
+    assert int(out.header["sform_code"]) == 2 and out.header.get_data_dtype() == np.uint8
+    from fetalseg.io import save_image
+
+    save_image(out, tmp_path / "api_dseg.nii.gz")  # no dtype given: the label header says uint8
+    assert nib.load(tmp_path / "api_dseg.nii.gz").get_data_dtype() == np.uint8
     with pytest.raises(InputError, match="not found"):
         segment(tmp_path / "missing.nii.gz", model=tiny_model)
     if not torch.cuda.is_available():

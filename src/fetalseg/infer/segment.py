@@ -148,7 +148,7 @@ def run_segmentation(
     del members, raw
     labels, soft, post = _to_input(merged, ref, image, posteriors)
     clock.lap("inverse")
-    out_img = Image(data=labels, affine=image.affine.copy(), header=image.header, path=None)
+    out_img = Image(data=labels, affine=image.affine.copy(), header=_label_header(image.header), path=None)
     return SegmentResult(out_img, post, volume_row(soft, table), soft, quality, [p.name for p in predictors],
                          clock.laps)
 
@@ -168,6 +168,19 @@ class _Clock:
         self.laps[name] = round(self.laps.get(name, 0.0) + t - self._t, 4)
         self._t = t
 
+
+def _label_header(header):
+    """The input's header (orientation codes, units, description kept) retyped for a uint8 label map."""
+    if header is None:
+        return None
+    hdr = header.copy()
+    try:
+        hdr.set_data_dtype(np.uint8)
+        hdr.set_slope_inter(1.0, 0.0)
+        hdr["cal_min"], hdr["cal_max"] = 0, 7
+    except (AttributeError, KeyError, TypeError, ValueError):  # not a NIfTI header: keep as is
+        pass
+    return hdr
 
 
 def _regrid(probs, labs, grid, ref):
