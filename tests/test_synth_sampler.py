@@ -69,14 +69,14 @@ def test_cluster_weights_sum_to_one_and_favour_small_clusters():
 
 @pytest.fixture(scope="module")
 def phantom_files(tmp_path_factory):
-    """17 normal phantoms (27-29 weeks) and 1 with ventriculomegaly (the rare shape), 2 mm, as NIfTI."""
+    """17 normal phantoms (27-29 weeks) and 1 with severe ventriculomegaly (the rare shape), 2 mm, as NIfTI."""
     from fetalseg.phantom import make_subject
 
     root = tmp_path_factory.mktemp("phantoms")
     files, rare = [], []
     for s in range(18):
         vm = s == 17
-        subj = make_subject(27 + s % 3, "vm" if vm else "normal", severity=2.0 if vm else 1.0, voxel=2.0, seed=s)
+        subj = make_subject(27 + s % 3, "vm" if vm else "normal", severity=3.0 if vm else 1.0, voxel=2.0, seed=s)
         p = root / f"sub-{s:02d}_dseg.nii.gz"
         save_image(subj.generation, p)
         files.append(p)

@@ -118,7 +118,7 @@ def cluster_weights(features: np.ndarray, seed: int = 0, n_clusters: int = 6, n_
     k_comp = max(1, min(n_components, n - 1, x.shape[1]))
     z = PCA(n_components=k_comp, random_state=seed).fit_transform(x)
     k = min(n_clusters, len(np.unique(np.round(z, 9), axis=0)))
-    gmm = GaussianMixture(n_components=k, random_state=seed, reg_covar=1e-4, n_init=3)
+    gmm = GaussianMixture(n_components=k, random_state=seed, reg_covar=1e-4, n_init=10)  # best of 10 fits
     clusters = gmm.fit_predict(z)
     _, inverse, counts = np.unique(clusters, return_inverse=True, return_counts=True)
     weights = (1.0 / len(counts)) / counts[inverse]
