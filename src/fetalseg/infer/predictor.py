@@ -17,8 +17,9 @@ import numpy as np
 
 from .preprocess import DEFAULT_NORMALISATION
 
-#: Whole-volume inference up to this many voxels (~ 192^3); beyond, sliding windows.
-DEFAULT_MAX_VOXELS = 192 ** 3
+#: Whole-volume inference up to this many voxels (160^3, about 2.5 GB peak for the default network); beyond,
+#: sliding windows.
+DEFAULT_MAX_VOXELS = 160 ** 3
 
 
 @dataclass
