@@ -49,6 +49,8 @@ def draw_anatomy(ga: float, rng: np.random.Generator, z_shift: dict[str, float] 
     zs = {m: float(np.clip(0.6 * zg + 0.4 * rng.uniform(-1.0, 1.0), -1.0, 1.0)) for m in norms.MEASURES}
     shape = rng.uniform(-1.0, 1.0, size=8)
     p: dict[str, float] = {"ga": ga}
+    # skull and brain widths go together (the CSF between them is thin): sBIP follows bBIP
+    zs["sBIP"] = float(np.clip(0.85 * zs["bBIP"] + 0.15 * rng.uniform(-1.0, 1.0), -1.0, 1.0))
     for m in norms.MEASURES:
         zs[m] += float((z_shift or {}).get(m, 0.0))
     for m, z in zs.items():

@@ -92,6 +92,18 @@ def longest_chord(member, plane_axis: int, plane_value: float, chord_axis: int, 
     return p1, p2
 
 
+def brain_width(p: dict, sulci: dict, voxel: float) -> float:
+    """bBIP (mm) of the anatomy: the longest left-right chord of the cerebrum in the axial plane z = 0."""
+    g = labelmap.derived(p, voxel)
+    big = 1.5 * max(p["cer_ax"], p["cer_ay"], p["cer_az_top"]) + 5.0
+
+    def cerebrum(X, Y, Z):
+        return labelmap.cerebrum(X, Y, Z, p, g, sulci)[0] <= 0
+
+    res = longest_chord(cerebrum, 2, 0.0, 0, (-big, -big, 0), (big, big, 0))
+    return float("nan") if res is None else float(np.linalg.norm(res[1] - res[0]))
+
+
 def measure(p: dict, sulci: dict, voxel: float) -> tuple[dict[str, float], dict[str, list]]:
     """Biometry (mm) and landmarks (measure -> [[x, y, z], [x, y, z]] mm) of a phantom."""
     g = labelmap.derived(p, voxel)

@@ -38,6 +38,7 @@ def derived(p: dict, voxel: float) -> dict:
     g["gap"] = max(p["gap"], 2.0 * v)
     g["kw"] = g["fiss"] / 2.0 + g["t"] + 2.0 * v
     g["e"] = max(p["ecsf"], 2.5 * v)
+    g["e_min"] = 2.5 * v
     g["e_ap"] = max(0.7 * p["ecsf"], 2.5 * v)
     g["e_top"] = max(0.6 * p["ecsf"], 2.5 * v)
     g["e_bot"] = max(0.5 * p["ecsf"], 2.5 * v)
@@ -96,8 +97,10 @@ def grid(p: dict, voxel: float):
 def intracranial_sd(X, Y, Z, p: dict, g: dict, cerebellum: bool = True):
     """Approximate signed distance (mm) to the inner skull surface: supratentorial egg U posterior fossa."""
     # the extra-axial space is widest over the convexity (sBIP - bBIP), thinner elsewhere
+    # the inner skull is as wide as the drawn sBIP, with at least the minimum CSF layer
     e = g["e"]
-    ax_y = _front_taper(Y, p) + e
+    taper = _front_taper(Y, p) / p["cer_ax"]
+    ax_y = np.maximum(0.5 * p["target_sBIP"] * taper, _front_taper(Y, p) + g["e_min"])
     sup = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, p["cer_ay"] + g["e_ap"], p["cer_az_top"] + g["e_top"]),
                        p["cer_az_bot"] + g["e_bot"])
     pf = ellipsoid_sd(X, Y, Z, g["pf_c"], g["pf_ax"])

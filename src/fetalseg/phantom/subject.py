@@ -77,6 +77,11 @@ def make_subject(ga: float, pathology: str = "normal", severity: float = 1.0, vo
     disease.apply(p, pathology, severity)
     mean_r = float(np.mean([p["cer_ax"], p["cer_ay"], p["cer_az_top"]]))
     sulci = cortex.draw_sulci(ga - disease.folding_delay(pathology, severity), mean_r, rng_fold)
+    # the folds narrow the brain a little: widen the hemispheres so that the folded brain is as
+    # wide as drawn (the truth is still measured on the final anatomy below)
+    width = biometry_truth.brain_width(p, sulci, voxel)
+    if np.isfinite(width):
+        p["cer_ax"] += 0.5 * (p["target_bBIP"] - width)
     xs, ys, zs, affine = labelmap.grid(p, voxel)
     gen, depth = labelmap.build(p, sulci, xs, ys, zs, voxel)
     fixes = topology.guard(gen)
