@@ -162,8 +162,9 @@ def main() -> None:
                   f"(load {r['load_s']:.1f}, {st}, save {r['save_s']:.1f}); peak RAM {r['peak_rss_gb']:.2f} GB",
                   flush=True)
         b = child("baseline", ["--input", str(src), "--baseline-windows", str(args.baseline_windows)], args)
-        print(f"  baseline nnU-Net-style at native {sp} mm, 128^3 windows, 50% overlap: {b['windows_total']} windows, "
-              f"{b['per_window_s']:.1f} s/window timed on {b['windows_timed']} -> ESTIMATED {b['estimated_total_s']:.0f} s "
+        print(f"  baseline nnU-Net-style at native {sp} mm, 128^3 windows, 50% overlap: "
+              f"{b['windows_total']} windows, {b['per_window_s']:.1f} s/window timed on {b['windows_timed']} "
+              f"-> ESTIMATED {b['estimated_total_s']:.0f} s "
               f"without TTA; peak RAM {b['peak_rss_gb']:.2f} GB")
         for prec, tta, r in rows:
             print(f"  ratio baseline / pipeline ({prec}, tta={'LR' if tta else 'off'}): "

@@ -22,7 +22,8 @@ def segment(
                                 help="Output folder (mirrors BIDS inputs), or a .nii.gz file for a single input."),
     model: Optional[List[str]] = typer.Option(None, "--model", "-m",
                                               help="Model name or .safetensors path; repeat for an ensemble."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Folder of installed models (NAME.safetensors + NAME.json)."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir",
+                                              help="Folder of installed models (NAME.safetensors + NAME.json)."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Left-right flip test-time augmentation."),
     merge: str = typer.Option("mean", "--merge", help="Ensemble merge: mean or max-confidence."),
     postprocess: bool = typer.Option(True, "--postprocess/--no-postprocess", help="Topological post-processing."),
@@ -32,7 +33,7 @@ def segment(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the network."),
     precision: str = typer.Option("float32", "--precision",
-                                  help="Network arithmetic: float32, or bfloat16 (about 1.5-2x faster on recent CPUs)."),
+                                  help="Network arithmetic: float32, or bfloat16 (1.5-2x faster on recent CPUs)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     overwrite: bool = OVERWRITE,
 ) -> None:

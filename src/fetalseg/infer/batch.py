@@ -79,7 +79,8 @@ def probseg_name(dseg: str) -> str:
     return f"{stem}_probseg.nii.gz"
 
 
-def plan_jobs(inputs: Sequence[os.PathLike], output: os.PathLike, posteriors_dir: os.PathLike | None = None) -> list[Job]:
+def plan_jobs(inputs: Sequence[os.PathLike], output: os.PathLike,
+              posteriors_dir: os.PathLike | None = None) -> list[Job]:
     """Expand the inputs to jobs and check every output path (nothing is written).
 
     Raises :class:`InputError` for a missing input, a file that is not NIfTI, a folder without

@@ -129,7 +129,10 @@ def plan_grid(
     ornt = nio.io_orientation(image.affine)
     ras_affine = image.affine @ nio.inv_ornt_aff(ornt, image.shape)
     spacing = np.sqrt((ras_affine[:3, :3] ** 2).sum(axis=0))
-    lo, hi = (np.zeros(3), shape.astype(float)) if box is None else (np.asarray(box[0], float), np.asarray(box[1], float))
+    if box is None:
+        lo, hi = np.zeros(3), shape.astype(float)
+    else:
+        lo, hi = np.asarray(box[0], float), np.asarray(box[1], float)
     margin = margin_mm / np.sqrt((image.affine[:3, :3] ** 2).sum(axis=0))
     lo = np.clip(lo - margin, 0, shape)
     hi = np.clip(hi + margin, 0, shape)
