@@ -67,7 +67,8 @@ def test_no_model_installed_is_a_one_line_error(cli, tmp_path):
 def test_single_file_output_keeps_the_input_grid_and_header(cli, tmp_path, tiny_model):
     src = _write(tmp_path / "sub-01_T2w.nii.gz", spacing=(0.9, 1.1, 1.3), flips=(-1, 1, 1), angle_deg=12.0)
     dst = tmp_path / "seg.nii.gz"
-    code, so, se = cli("segment", src, "-o", dst, "--model", tiny_model, "--threads", "1", "--device", "cpu")
+    code, so, se = cli("segment", src, "-o", dst, "--model", tiny_model, "--threads", "1", "--device", "cpu",
+                       "--flips", "all")
     assert code == 0, se
     a, b = nib.load(src), nib.load(dst)
     assert b.shape == a.shape and b.get_data_dtype() == np.uint8
@@ -76,6 +77,7 @@ def test_single_file_output_keeps_the_input_grid_and_header(cli, tmp_path, tiny_
     assert set(np.unique(np.asarray(b.dataobj))) <= set(range(8))
     side = json.loads((tmp_path / "seg.json").read_text())
     assert side["models"][0]["name"] == "tiny" and "qc_score" in side["qc"]
+    assert side["tta"] == "all" and side["qc"]["members"] == 8
 
 
 def test_bids_folder_is_mirrored_with_posteriors_volumes_and_qc(cli, tmp_path, tiny_model):

@@ -24,7 +24,8 @@ def segment(
                                               help="Model name or .safetensors path; repeat for an ensemble."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir",
                                               help="Folder of installed models (NAME.safetensors + NAME.json)."),
-    tta: bool = typer.Option(True, "--tta/--no-tta", help="Left-right flip test-time augmentation."),
+    tta: bool = typer.Option(True, "--tta/--no-tta", help="Flip test-time augmentation (probabilities averaged)."),
+    flips: str = typer.Option("lr", "--flips", help="TTA flips: lr (left-right, 2 passes) or all (8 passes)."),
     merge: str = typer.Option("mean", "--merge", help="Ensemble merge: mean or max-confidence."),
     postprocess: bool = typer.Option(True, "--postprocess/--no-postprocess", help="Topological post-processing."),
     volumes: Optional[Path] = typer.Option(None, "--volumes", help="CSV of soft tissue volumes (mm^3) per subject."),
@@ -51,6 +52,8 @@ def segment(
         raise InputError(None, f"--merge must be one of {', '.join(MERGES)}, got {merge!r}")
     if precision not in ("float32", "bfloat16", "float16"):
         raise InputError(None, f"--precision must be float32, bfloat16 or float16, got {precision!r}")
+    if flips not in ("lr", "all"):
+        raise InputError(None, f"--flips must be lr or all, got {flips!r}")
     if threads is not None and threads < 1:
         raise InputError(None, f"--threads must be >= 1, got {threads}")
     jobs = batch.plan_jobs(inputs, output, posteriors)
@@ -65,6 +68,7 @@ def segment(
     from ..labels import FETA
     from ..infer.predictor import resolve_device
     from ..infer.segment import as_predictors, run_segmentation
+    from ..infer.tta import ALL_FLIPS, LR
 
     if threads is not None:
         torch.set_num_threads(threads)
@@ -76,14 +80,15 @@ def segment(
 
     def work(job: batch.Job) -> None:
         img = load_image(job.input)
-        res = run_segmentation(img, preds, tta=tta, merge=merge, postprocess=postprocess,
+        res = run_segmentation(img, preds, tta=tta, flips=LR if flips == "lr" else ALL_FLIPS, merge=merge,
+                               postprocess=postprocess,
                                posteriors=job.posteriors is not None)
         if job.posteriors is not None:
             batch.write_posteriors(res.posteriors, res.labels, job.posteriors, shorts)
         batch.write_sidecar(job, {
             "Sources": [str(job.input)], "GeneratedBy": {"Name": "fetalseg segment", "Version": __version__},
             "models": [{"name": p.name, "sha256": p.card.get("sha256")} for p in preds],
-            "tta": tta, "merge": merge, "postprocess": postprocess, "labels": dict(enumerate(shorts)),
+            "tta": flips if tta else False, "merge": merge, "postprocess": postprocess, "labels": dict(enumerate(shorts)),
             "volumes_mm3": res.volumes, "qc": res.qc,
         })
         save_image(res.labels, job.output, dtype="uint8", overwrite=overwrite)
