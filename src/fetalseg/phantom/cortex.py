@@ -35,7 +35,7 @@ MEDIAL_SULCI = {
     "calcarine": ((-0.60, 0.02), (-0.99, -0.12), 23.0, 0.11),
     "cingulate": ((0.62, 0.50), (-0.40, 0.62), 26.0, 0.10),
 }
-N_SECONDARY = 18
+N_SECONDARY = 14
 
 
 def _unit(y: float, z: float) -> np.ndarray:
@@ -83,7 +83,7 @@ def draw_sulci(ga: float, mean_radius: float, rng: np.random.Generator) -> dict:
             ua = np.cos(half) * centre + np.sin(half) * tang
             ub = np.cos(half) * centre - np.sin(half) * tang
             onset_j = rng.uniform(29.5, 33.0)
-            depth = rng.uniform(0.05, 0.09) * mean_radius * depth_factor(ga, onset_j, 4.0)
+            depth = rng.uniform(0.04, 0.07) * mean_radius * depth_factor(ga, onset_j, 4.0)
             if depth > 0.05:
                 out[side].append(_arc(ua, ub, depth, 0.85 * sigma_mm / mean_radius))
         for name, (a, b, onset, frac) in MEDIAL_SULCI.items():

@@ -100,7 +100,7 @@ def intracranial_sd(X, Y, Z, p: dict, g: dict, cerebellum: bool = True):
     # the inner skull is as wide as the drawn sBIP, with at least the minimum CSF layer
     e = g["e"]
     taper = _front_taper(Y, p) / p["cer_ax"]
-    ax_y = np.maximum(0.5 * p["target_sBIP"] * taper, _front_taper(Y, p) + g["e_min"])
+    ax_y = np.maximum(0.5 * p["target_sBIP"], p["cer_ax"] + g["e_min"]) * taper
     sup = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, p["cer_ay"] + g["e_ap"], p["cer_az_top"] + g["e_top"]),
                        p["cer_az_bot"] + g["e_bot"])
     pf = ellipsoid_sd(X, Y, Z, g["pf_c"], g["pf_ax"])
