@@ -179,6 +179,27 @@ def test_generator_on_sb_atlas_withcc(sb_atlas):
     assert set(batch.target.unique().tolist()) <= set(range(8)) and 3 in batch.target.unique().tolist()
 
 
+def test_load_label_maps_with_subclasses_from_the_matching_t2w(sb_atlas):
+    path = sorted(sb_atlas.glob("sub-*/anat/*_rec-atlas_dseg.nii.gz"))[0]
+    plain = load_label_maps([path])[0]
+    sub = load_label_maps([path], subclasses=True, n_max=3, seed=0)[0]
+    assert np.array_equal(parent_labels(sub.data), plain.data)
+    assert sub.data.max() >= STRIDE  # some label was split
+    from fetalseg.synth import matching_image
+
+    t2 = load_image_data(matching_image(path))
+    for parent in (2, 3, 4):  # k-means on the real T2w: sub-classes ordered by intensity
+        vals = sorted(v for v in np.unique(sub.data) if v % STRIDE == parent)
+        means = [t2[sub.data == v].mean() for v in vals]
+        assert means == sorted(means)
+
+
+def load_image_data(path):
+    from fetalseg.io import load_image
+
+    return load_image(path).data
+
+
 def test_generator_warps_real_images_alike():
     lab = _labels((24, 28, 20))
     image = lab.float() * 10.0

@@ -129,7 +129,7 @@ def _synth(paths, output: Path, n: int, seed: int, config, weights, convention, 
 
     from ..errors import InputError
     from ..io import Image, check_writable, save_image
-    from ..synth import SynthConfig, SynthGenerator, load_label_maps, make_subclasses, matching_image
+    from ..synth import SynthConfig, SynthGenerator, load_label_maps
     from ..synth.data import guess_convention
     from ..synth.preview import describe, mosaic
     from ..synth.sampler import WeightedMapSampler, load_weights
@@ -170,35 +170,23 @@ def _synth(paths, output: Path, n: int, seed: int, config, weights, convention, 
     maps = {}
     for i in sorted(set(order)):
         conv = guess_convention(files[i]) if convention == "auto" else convention
-        maps[i] = load_label_maps([files[i]], conv)[0]
+        maps[i] = load_label_maps([files[i]], conv, subclasses=subclasses, seed=seed + i)[0]
     output.mkdir(parents=True, exist_ok=True)
     check_writable(names[-1], overwrite)
     gen = SynthGenerator(cfg)
     g = torch.Generator().manual_seed(seed)
     records, previews = [], []
-    cache = {}
     with progress() as bar:
         task = bar.add_task("synth", total=n)
         for k, i in enumerate(order):
             img = maps[i]
             lab = img.data
-            if subclasses:
-                if i not in cache:
-                    t2 = matching_image(files[i])
-                    ref = None
-                    if t2 is not None:
-                        from ..io import load_image
-
-                        ref_img = load_image(t2)
-                        ref = ref_img.data if ref_img.shape == img.shape else None
-                    cache[i] = make_subclasses(lab, ref, seed=seed + i).labels
-                lab = cache[i]
             spacing = float(np.mean(img.spacing))
             batch = gen.sample(torch.from_numpy(lab.astype(np.int64))[None].to(device), g, spacing=spacing)
             x = batch.image[0, 0].cpu().numpy()
             t = batch.target[0].cpu().numpy().astype(np.uint8)
-            aff = np.diag([spacing, spacing, spacing, 1.0])
-            aff[:3, 3] = -(np.array(x.shape) - 1) / 2 * spacing
+            aff = np.diag([*img.spacing, 1.0])  # the generator works in the input's voxel space
+            aff[:3, 3] = -(np.array(x.shape) - 1) / 2 * img.spacing
             save_image(Image(x.astype(np.float32), aff), names[2 * k], overwrite=overwrite)
             save_image(Image(t, aff), names[2 * k + 1], overwrite=overwrite)
             records.append({"index": k, "source": str(files[i]), "image": names[2 * k].name,

@@ -34,7 +34,8 @@ def guess_convention(path: str | os.PathLike) -> str:
     return "withcc" if "desc-withcc" in Path(path).name else "feta"
 
 
-def load_label_maps(paths, convention: str | None = "feta"):
+def load_label_maps(paths, convention: str | None = "feta", *, subclasses: bool = False, n_max: int = 6,
+                    seed: int = 0):
     """Read label maps and return them as :class:`fetalseg.io.Image` in the generation convention.
 
     Parameters
@@ -43,6 +44,13 @@ def load_label_maps(paths, convention: str | None = "feta"):
         NIfTI label maps.
     convention : {'feta', 'withcc', 'generation'} or None
         Label convention of the files; ``None`` guesses per file (:func:`guess_convention`).
+    subclasses : bool
+        Return sub-class maps instead (int16, ``parent + 16 k``, see
+        :func:`fetalseg.synth.make_subclasses`): k-means on the matching ``*_T2w`` image
+        (:func:`matching_image`, same grid) when there is one, else smooth partitions; map ``i`` uses
+        seed ``seed + i``.
+    n_max : int
+        Maximum sub-classes per label (1-6).
 
     Raises
     ------
@@ -60,7 +68,18 @@ def load_label_maps(paths, convention: str | None = "feta"):
         if conv not in _TO_GENERATION:
             raise InputError(None, f"unknown label convention {conv!r}; known: {sorted(_TO_GENERATION)}")
         img = load_image(p, labels=TABLES[conv])
-        out.append(img.with_data(to_generation(img.data, conv)))
+        img = img.with_data(to_generation(img.data, conv))
+        if subclasses:
+            from .subclasses import make_subclasses
+
+            ref = None
+            t2 = matching_image(p)
+            if t2 is not None:
+                ref_img = load_image(t2)
+                if ref_img.shape == img.shape and np.allclose(ref_img.affine, img.affine, atol=1e-3):
+                    ref = ref_img.data
+            img = img.with_data(make_subclasses(img.data, ref, n_max=n_max, seed=seed + len(out)).labels)
+        out.append(img)
     return out
 
 
