@@ -85,15 +85,15 @@ def draw_anatomy(ga: float, rng: np.random.Generator, z_shift: dict[str, float] 
     p["cc_drop"] = 0.18 * p["cc_lz"]
     p["cc_half_width"] = 0.16 * bbip
     # lateral ventricles: C-shaped tube (frontal horn, body under the callosum, atrium, temporal horn)
-    p["vent_body_width"] = 4.6 * s  # lateral half-width of the body
-    p["vent_body_height"] = 3.6 * s  # vertical half-height of the body
-    p["vent_front_width"] = 3.6 * s
+    p["vent_body_width"] = 5.0 * s  # lateral half-width of the body
+    p["vent_body_height"] = 4.4 * s  # vertical half-height of the body
+    p["vent_front_width"] = 4.2 * s
     p["atrial_width"] = 6.5 + 0.4 * shape[5]  # full mediolateral width of the atrium, mm
-    p["occ_horn_length"] = 9.0 * s
+    p["occ_horn_length"] = 11.0 * s
     p["third_vent_width"] = 1.0
     z_body = p["cc_z"] + p["cc_lz"] - p["cc_thick_body"] - p["vent_body_height"] - 0.6 * s
     # thalami under the ventricular bodies, basal ganglia lateral to the frontal horns
-    p["thal_ax"], p["thal_ay"], p["thal_az"] = 6.5 * s, 9.2 * s, 6.7 * s
+    p["thal_ax"], p["thal_ay"], p["thal_az"] = 7.0 * s, 9.8 * s, 7.0 * s
     p["thal_x"] = 5.4 * s
     p["vent_yc"] = p["cc_y"] - 0.08 * lcc
     p["thal_y"] = p["vent_yc"] - 1.5 * s
@@ -106,13 +106,13 @@ def draw_anatomy(ga: float, rng: np.random.Generator, z_shift: dict[str, float] 
     p["vent_x_body"] = 7.5 * s
     p["vent_x_atrium"] = 12.5 * s
     p["vent_x_temporal"] = 15.5 * s
-    p["bg_ax"], p["bg_ay"], p["bg_az"] = 4.5 * s, 11.5 * s, 6.8 * s
+    p["bg_ax"], p["bg_ay"], p["bg_az"] = 4.8 * s, 12.5 * s, 7.2 * s
     p["bg_x"] = p["vent_x_body"] + p["vent_body_width"] + p["bg_ax"] + 0.8 * s
     p["bg_y"] = p["thal_y"] + 7.5 * s
     p["bg_z"] = p["thal_z"] + 2.5 * s
     # brainstem: straight capsule from inside the thalami, tilted back, through the foramen magnum
     tcd, hv = p["target_TCD"], p["target_HV"]
-    p["bs_radius"] = 5.2 * s ** 0.8
+    p["bs_radius"] = 6.0 * s ** 0.8
     p["bs_tilt_deg"] = 24.0 + 4.0 * shape[7]
     p["bs_top_y"] = p["thal_y"] - 1.0 * s
     p["bs_top_z"] = p["thal_z"] - 0.45 * p["thal_az"] - p["bs_radius"] - 2.0 * s  # below the 3rd ventricle

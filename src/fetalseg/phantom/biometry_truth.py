@@ -148,14 +148,25 @@ def measure(p: dict, sulci: dict, voxel: float) -> tuple[dict[str, float], dict[
         marks[name] = [[round(float(c), 3) for c in a], [round(float(c), 3) for c in b]]
     if "LCC" not in values:
         values["LCC"] = float("nan")
-    # right atrial width, axial plane through the atrium, rows within +-3 mm of its centre
+    # right atrial width: in the axial plane through the atrium, the widest left-right run of the
+    # right ventricle through the atrium's centre line, over rows within +-2 mm of it
     ax, ay, az = deep.atrium_centre(p, g, 1.0)
-
-    def right_ventricle(X, Y, Z):
-        return deep.ventricles(X, Y, Z, p, g) & (X > 0)
-
-    res = longest_chord(right_ventricle, 2, az, 0, (0.0, ay - 3.0, az), (ax + 15.0, ay + 3.0, az))
-    if res is not None:
-        values["atrial_width"] = float(np.linalg.norm(res[1] - res[0]))
-        marks["atrial_width"] = [[round(float(c), 3) for c in res[0]], [round(float(c), 3) for c in res[1]]]
+    xs = (ax - 15.0 + FINE * np.arange(int(30.0 / FINE) + 1)).astype(np.float32)
+    ys = (ay - 2.0 + 0.1 * np.arange(41)).astype(np.float32)
+    m = np.broadcast_to(deep.ventricles(*open_grid(xs, ys, np.array([az], np.float32)), p, g),
+                        (xs.size, ys.size, 1))[..., 0]
+    i0 = int(np.argmin(np.abs(xs - ax)))
+    best = None
+    for j in range(ys.size):
+        col = m[:, j]
+        if not col[i0]:
+            continue
+        lo = i0 - int(np.argmin(col[i0::-1])) + 1 if not col[: i0 + 1].all() else 0
+        hi = i0 + int(np.argmin(col[i0:])) - 1 if not col[i0:].all() else col.size - 1
+        if best is None or xs[hi] - xs[lo] > best[0]:
+            best = (float(xs[hi] - xs[lo]), float(xs[lo]), float(xs[hi]), float(ys[j]))
+    if best is not None:
+        values["atrial_width"] = best[0]
+        marks["atrial_width"] = [[round(best[1], 3), round(best[3], 3), round(float(az), 3)],
+                                 [round(best[2], 3), round(best[3], 3), round(float(az), 3)]]
     return values, marks

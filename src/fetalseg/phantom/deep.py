@@ -60,7 +60,7 @@ def _profiles(p: dict, g: dict):
     vf, vb, va, vt = p["vent_x_front"], p["vent_x_body"], p["vent_x_atrium"], p["vent_x_temporal"]
     aw = p["atrial_width"] / 2.0
     fw, bw, bh = p["vent_front_width"], p["vent_body_width"], p["vent_body_height"]
-    tw = p.get("vent_temporal_width", 2.8 * s)
+    tw = p.get("vent_temporal_width", 3.3 * s)
     xv = np.array([vf, vf, vb, 0.5 * (vb + va), va, va + 0.5, vt, vt])
     wx = np.array([0.7 * fw, fw, bw, 0.5 * (bw + aw), aw, 0.8 * aw, tw, 0.8 * tw])
     ah = p.get("atrium_height", 2.2 * aw)
