@@ -152,3 +152,17 @@ def test_separable_interpolation_equals_grid_sample():
     assert [f[0] for f in fast] == [s[0] for s in slow]
     for (_, a), (_, b) in zip(fast, slow):
         np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+def test_without_crop_the_whole_field_of_view_is_used_and_labels_agree():
+    shape = (60, 64, 52)
+    aff = affine(shape=shape, flips=(1, 1, -1))
+    _, truth = phantom_image(shape, aff)
+    img = Image(truth.astype(np.float32) * 7.0 / truth.max(), aff)
+    pred = Predictor(IntensityCodedModel(), normalisation=IntensityCodedModel.normalisation)
+    seen = []
+    pred.network = lambda x, f=pred.network: (seen.append(tuple(x.shape[2:])), f(x))[1]
+    a = segment(img, pred, tta=False, crop=True, device="cpu")
+    b = segment(img, pred, tta=False, crop=False, device="cpu")
+    np.testing.assert_array_equal(a.data, b.data)
+    assert np.prod(seen[0]) < np.prod(seen[1]) and all(s >= n for s, n in zip(seen[1], shape))
