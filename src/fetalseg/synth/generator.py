@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from . import artefacts, bias, contrast, gin, inflation, noise, resolution, spatial
-from . import random as R
 from .config import SynthConfig
 from .subclasses import STRIDE, TABLE_SIZE
 
@@ -112,9 +111,9 @@ class SynthGenerator:
         self.config = config or SynthConfig()
 
     def draw(self, labels: torch.Tensor, g: torch.Generator, spacing: float) -> dict:
-        """Draw every step's parameters for one label map (JSON-able dict)."""
+        """Draw every step's parameters for one label map (JSON-able dict, one entry per step)."""
         cfg = self.config
-        p = {"seed": R.seed(g), "voxel_mm": float(spacing)}
+        p = {"voxel_mm": float(spacing)}
         p["spatial"] = spatial.draw_spatial(cfg, g)
         counts = torch.bincount(labels.reshape(-1), minlength=TABLE_SIZE)
         values = torch.nonzero(counts)[:, 0].tolist()
@@ -132,7 +131,13 @@ class SynthGenerator:
         return p
 
     def apply(self, labels: torch.Tensor, p: dict, image: torch.Tensor | None = None):
-        """Run the chain with drawn parameters ``p`` on one map [X, Y, Z]; returns (image, labels, real)."""
+        """Run the chain with drawn parameters ``p`` on one map [X, Y, Z].
+
+        Deterministic: the same map, ``p`` and config give the same result. Records the two min-max
+        normalisations in ``p['normalise_1']`` and ``p['normalise_2']`` (``{'low', 'high'}``), which
+        invert the output to the 0-255 GMM scale when no later step is on. Returns (image float32
+        [*output_shape] in [0, 1], generation labels uint8 [*output_shape], warped real image or None).
+        """
         out_shape = self.config.output_shape
         dev = labels.device
         grid = spatial.sampling_grid(p["spatial"], labels.shape, out_shape, brain_centre(labels), dev)
