@@ -99,7 +99,7 @@ def test_sliding_window_matches_whole_volume_for_a_voxelwise_network():
     vol = rng.random((40, 36, 44)).astype(np.float32)
     net = lambda x: torch.cat([x, 1 - x, x * x], dim=1) * 3  # noqa: E731  no spatial context
     whole = Predictor(net, divisor=8, mode="whole")(vol)
-    sliding = Predictor(net, divisor=8, mode="sliding", patch_size=(16, 16, 16), overlap=0.5)(vol)
+    sliding = Predictor(net, divisor=8, mode="sliding", patch_size=(24, 24, 24), overlap=0.5)(vol)
     np.testing.assert_allclose(sliding, whole, atol=1e-5)
     auto = Predictor(net, divisor=8, max_voxels=1000, patch_size=(16, 16, 16))
     assert auto.uses_sliding_window(vol.shape) and not Predictor(net).uses_sliding_window(vol.shape)
