@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "InputError", "load_image", "save_image", "Image", "FETA"]
+__all__ = ["__version__", "InputError", "load_image", "save_image", "Image", "FETA", "segment"]
 
 
 def __getattr__(name: str):  # lazy public API (PEP 562)
@@ -23,6 +23,10 @@ def __getattr__(name: str):  # lazy public API (PEP 562)
         from . import io
 
         return getattr(io, name)
+    if name == "segment":
+        from .infer import segment
+
+        return segment
     if name == "FETA":
         from .labels import FETA
 
