@@ -63,6 +63,23 @@ def test_synth_weights_then_synth_by_weights(cli, label_dir, small_config, tmp_p
     assert sources <= set(data["files"])
 
 
+def test_synth_config_writes_an_editable_yaml(cli, label_dir, tmp_path):
+    from fetalseg.synth import SynthConfig
+
+    path = tmp_path / "synth.yaml"
+    code, _, err = cli("synth", "config", "-o", path)
+    assert code == 0, err
+    assert SynthConfig.from_yaml(path) == SynthConfig()
+    path.write_text(path.read_text().replace("p_gin: 0.2", "p_gin: 1.0").replace("[128, 128, 128]", "[20, 20, 20]"))
+    out = tmp_path / "o"
+    code, _, err = cli("synth", label_dir, "-o", out, "-n", "1", "--config", path)
+    assert code == 0, err
+    params = json.loads((out / "synth-params.json").read_text())
+    assert params["config"]["p_gin"] == 1.0 and params["samples"][0]["params"]["gin"]["on"]
+    assert load_image(out / "synth-0000_T2w.nii.gz").shape == (20, 20, 20)
+    assert cli("synth", "config", "-o", path)[0] == 2  # exists
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [

@@ -20,6 +20,8 @@ fetalseg synth MAPS_OR_DIR... -o DIR [-n 8] [--seed 0] [--config synth.yaml]
   --weights weights.json draws the label maps by shape-sampler weights.
 fetalseg synth weights DIR_OR_FILES... -o weights.json [--shares 1,1]
   computes the shape-sampler weights (each folder is one dataset).
+fetalseg synth config -o synth.yaml [--config base.yaml]
+  writes every generator setting with its default (or base) value.
 
 \b
 Label maps: FeTA (0-7), generation (0-12) or sb-atlas desc-withcc maps
@@ -34,8 +36,8 @@ def register(app: typer.Typer) -> None:
 
 
 def synth(
-    inputs: Optional[List[str]] = typer.Argument(None, metavar="[weights] LABELMAPS_OR_DIR...",
-                                       help="Label-map files or folders (prefix 'weights' for the sampler)."),
+    inputs: Optional[List[str]] = typer.Argument(None, metavar="[weights|config] LABELMAPS_OR_DIR...",
+                                       help="Label-map files or folders ('weights': sampler, 'config': settings)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder (synth) or JSON file (weights)."),
     n: int = typer.Option(8, "-n", "--n", help="Number of samples to generate."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same samples."),
@@ -50,6 +52,8 @@ def synth(
     inputs = list(inputs or [])
     if inputs and inputs[0] == "weights":
         _weights(inputs[1:], output, seed, convention, shares, overwrite)
+    elif inputs and inputs[0] == "config":
+        _config(inputs[1:], output, config, overwrite)
     else:
         _synth(inputs, output, n, seed, config, weights, convention, subclasses, columns, overwrite)
 
@@ -78,6 +82,22 @@ def _check_convention(convention: str) -> None:
 
     if convention not in ("auto", "feta", "withcc", "generation"):
         raise InputError(None, f"--convention must be auto, feta, withcc or generation, got {convention!r}")
+
+
+def _config(extra, output: Path, config, overwrite: bool) -> None:
+    from ..errors import InputError
+    from ..io import check_writable
+    from ..synth import SynthConfig
+    from .common import console
+
+    if extra:
+        raise InputError(None, f"fetalseg synth config takes no arguments, got {' '.join(extra)}")
+    if not str(output).endswith((".yaml", ".yml")):
+        raise InputError(output, "config output must be a .yaml or .yml file")
+    check_writable(output, overwrite)
+    cfg = SynthConfig.from_yaml(config) if config is not None else SynthConfig()
+    cfg.to_yaml(output, overwrite=overwrite)
+    console().print(f"{output}: {len(cfg.to_dict())} synth settings (edit and pass with --config)")
 
 
 def _weights(paths, output: Path, seed: int, convention: str, shares, overwrite: bool) -> None:

@@ -191,7 +191,7 @@ class SynthConfig:
         """The YAML text of :meth:`to_dict`; also written atomically to ``path`` when given."""
         import yaml
 
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
         if path is not None:
             from ..io import write_text
 
