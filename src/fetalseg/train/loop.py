@@ -168,7 +168,8 @@ def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None
         sched = torch.optim.lr_scheduler.LambdaLR(opt, PolyDecay(cfg.steps, cfg.optim.poly_power))
         criterion = DeepSupervisionLoss(net.n_outputs)
         source = make_source(cfg, info.rank, dev)
-        cases = load_validation(cfg.validation) if info.main and cfg.validation.every > 0 else []
+        has_val = cfg.validation.every > 0 and bool(cfg.validation.paths)  # same on every rank
+        cases = load_validation(cfg.validation) if info.main and has_val else []
 
         ckdir, log, png = run_dir / "checkpoints", run_dir / "log.csv", run_dir / "curve.png"
         state = {"best_dice": -1.0, "best_step": 0, "elapsed_s": 0.0, "last_val": {}}
@@ -228,10 +229,10 @@ def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None
                 dt = time.perf_counter() - t0
                 state["elapsed_s"] += dt
                 loss_ema = loss_v if math.isnan(loss_ema) else 0.95 * loss_ema + 0.05 * loss_v
-                validate = bool(cases) and (done % cfg.validation.every == 0 or done == cfg.steps)
+                validate = has_val and (done % cfg.validation.every == 0 or done == cfg.steps)
                 val: dict[int, float] = {}
                 if info.main:
-                    if validate:
+                    if validate and cases:
                         val = evaluate(net, cases, dev, bf16)
                         mean = _mean_dice(val)
                         state["last_val"] = {str(k): v for k, v in val.items()}
@@ -243,7 +244,7 @@ def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None
                     with open(log, "a", newline="", encoding="utf-8") as f:
                         csv.writer(f).writerow([_fmt(x) for x in row])
                     if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-                        if not cases:  # no validation: the newest weights are the best we know
+                        if not has_val:  # no validation: the newest weights are the best we know
                             state["best_step"] = done
                             checkpoint(ckdir / "best.pt", done, with_optim=False)
                         checkpoint(ckdir / "last.pt", done)
