@@ -14,12 +14,17 @@ samples per second in batches of 8.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+# Passive OpenMP waits (set before torch starts its thread pool): on a shared, loaded machine spinning
+# threads otherwise burn the cores they wait for. Applies to both pipelines alike; override from the shell.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 ATLAS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sb-atlas"
 
@@ -72,7 +77,8 @@ def main() -> None:
     path = args.label_map or next(iter(sorted(ATLAS.glob("sub-*/anat/*_rec-atlas_dseg.nii.gz"))))
     lab = crop_or_pad(load_label_maps([path])[0].data)
     lab_t = torch.from_numpy(lab.astype(np.int64))
-    print(f"label map: {path} -> {lab.shape}; threads {args.threads}; repeats {args.repeats}; "
+    print(f"label map: {path} -> {lab.shape}; threads {args.threads}; OMP_WAIT_POLICY "
+          f"{os.environ.get('OMP_WAIT_POLICY')}; repeats {args.repeats}; "
           f"load average {Path('/proc/loadavg').read_text().split()[0] if Path('/proc/loadavg').exists() else '?'}")
 
     results, cpu = {}, {}
