@@ -68,7 +68,7 @@ def quality_score(acq: dict[str, float], voxel: float) -> float:
     pen = min(1.5, max(0.0, (acq["noise"] - 0.02) / 0.02))
     pen += min(1.0, max(0.0, (eff_slice - max(voxel, 0.8)) / 1.0))
     pen += min(0.5, max(0.0, acq["psf_mm"] - 1.0))
-    pen += min(2.0, 30.0 * acq["motion"] / 10.0 * 1.0)
+    pen += min(2.0, 30.0 * acq["motion"])
     pen += min(0.5, max(0.0, (acq["bias"] - 0.15) / 0.3))
     return round(float(np.clip(4.0 - pen, 0.0, 4.0)), 1)
 

@@ -63,7 +63,7 @@ def draw_anatomy(ga: float, rng: np.random.Generator, z_shift: dict[str, float] 
     p["cer_ax"] = bbip / 2.0
     p["cer_ay"] = bbip * (0.62 + 0.02 * shape[0])
     p["cer_az_top"] = bbip * (0.44 + 0.015 * shape[1])
-    p["cer_az_bot"] = bbip * (0.40 + 0.015 * shape[2])
+    p["cer_az_bot"] = bbip * (0.44 + 0.015 * shape[2])
     p["cer_front_taper"] = 0.14 + 0.03 * shape[3]
     # external CSF and skull
     p["ecsf"] = (sbip - bbip) / 2.0
@@ -85,38 +85,41 @@ def draw_anatomy(ga: float, rng: np.random.Generator, z_shift: dict[str, float] 
     p["cc_drop"] = 0.18 * p["cc_lz"]
     p["cc_half_width"] = 0.16 * bbip
     # lateral ventricles: C-shaped tube (frontal horn, body under the callosum, atrium, temporal horn)
-    p["vent_body_width"] = 5.0 * s  # lateral half-width of the body
+    p["vent_body_width"] = 5.4 * s  # lateral half-width of the body
     p["vent_body_height"] = 4.4 * s  # vertical half-height of the body
-    p["vent_front_width"] = 4.2 * s
+    p["vent_front_width"] = 4.6 * s
     p["atrial_width"] = 6.5 + 0.4 * shape[5]  # full mediolateral width of the atrium, mm
-    p["occ_horn_length"] = 11.0 * s
+    p["occ_horn_length"] = 12.0 * s
     p["third_vent_width"] = 1.0
     z_body = p["cc_z"] + p["cc_lz"] - p["cc_thick_body"] - p["vent_body_height"] - 0.6 * s
     # thalami under the ventricular bodies, basal ganglia lateral to the frontal horns
-    p["thal_ax"], p["thal_ay"], p["thal_az"] = 7.0 * s, 9.8 * s, 7.0 * s
+    p["thal_ax"], p["thal_ay"], p["thal_az"] = 7.5 * s, 10.5 * s, 7.5 * s
     p["thal_x"] = 5.4 * s
     p["vent_yc"] = p["cc_y"] - 0.08 * lcc
     p["thal_y"] = p["vent_yc"] - 1.5 * s
     p["thal_z"] = z_body - p["vent_body_height"] - p["thal_az"] - 1.0 * s  # fornix between
-    p["vent_zc"] = p["thal_z"] + 0.5 * s
+    p["vent_zc"] = p["thal_z"] + 0.45 * p["thal_az"]
     p["vent_ry"] = 0.5 * lcc
     p["vent_rz"] = z_body - p["vent_zc"]
+    # the temporal horn runs under the basal ganglia, never through them
     p["vent_rz_bottom"] = 0.75 * p["vent_rz"]
     p["vent_x_front"] = 6.0 * s
     p["vent_x_body"] = 7.5 * s
     p["vent_x_atrium"] = 12.5 * s
     p["vent_x_temporal"] = 15.5 * s
-    p["bg_ax"], p["bg_ay"], p["bg_az"] = 4.8 * s, 12.5 * s, 7.2 * s
+    p["bg_ax"], p["bg_ay"], p["bg_az"] = 5.4 * s, 13.5 * s, 6.5 * s
     p["bg_x"] = p["vent_x_body"] + p["vent_body_width"] + p["bg_ax"] + 0.8 * s
     p["bg_y"] = p["thal_y"] + 7.5 * s
-    p["bg_z"] = p["thal_z"] + 2.5 * s
+    p["bg_z"] = p["thal_z"] + 3.0 * s
+    below_bg = p["bg_z"] - p["bg_az"] - 3.3 * s - 1.5 * s
+    p["vent_rz_bottom"] = max(p["vent_rz_bottom"], p["vent_zc"] - below_bg)
     # brainstem: straight capsule from inside the thalami, tilted back, through the foramen magnum
     tcd, hv = p["target_TCD"], p["target_HV"]
-    p["bs_radius"] = 6.0 * s ** 0.8
+    p["bs_radius"] = 6.6 * s ** 0.8
     p["bs_tilt_deg"] = 24.0 + 4.0 * shape[7]
     p["bs_top_y"] = p["thal_y"] - 1.0 * s
     p["bs_top_z"] = p["thal_z"] - 0.45 * p["thal_az"] - p["bs_radius"] - 2.0 * s  # below the 3rd ventricle
-    p["pons_ax"], p["pons_ay"], p["pons_az"] = 6.0 * s, 5.5 * s, 6.5 * s
+    p["pons_ax"], p["pons_ay"], p["pons_az"] = 6.6 * s, 6.0 * s, 7.0 * s
     # cerebellum: two hemispheres + vermis behind the pons, under the occipital lobes
     p["cb_z"] = -0.48 * p["cer_az_bot"] - 0.5 * hv
     tan = np.tan(np.radians(p["bs_tilt_deg"]))

@@ -63,7 +63,7 @@ def _profiles(p: dict, g: dict):
     tw = p.get("vent_temporal_width", 3.3 * s)
     xv = np.array([vf, vf, vb, 0.5 * (vb + va), va, va + 0.5, vt, vt])
     wx = np.array([0.7 * fw, fw, bw, 0.5 * (bw + aw), aw, 0.8 * aw, tw, 0.8 * tw])
-    ah = p.get("atrium_height", 2.2 * aw)
+    ah = p.get("atrium_height", 2.4 * aw)
     wr = np.array([0.9 * bh, bh, bh, 0.5 * (bh + ah), ah, 0.8 * ah, 0.8 * tw, 0.7 * tw])
     v = g["v"]
     w3 = max(p["third_vent_width"] / 2.0, 0.75 * v)
@@ -78,6 +78,19 @@ def _profiles(p: dict, g: dict):
         y_near = np.clip(p["thal_y"], yk - wr[k], yk + wr[k])
         bx = bx_max * np.sqrt(max(0.0, 1.0 - ((y_near - p["thal_y"]) / p["thal_ay"]) ** 2))
         xv[k] = max(xv[k], bx + wx[k] + 2.0 * v)
+    # ... and stays clear of the cortex (folds included) laterally
+    R = (p["cer_ax"] + p["cer_ay"] + p["cer_az_top"]) / 3.0
+    margin = g["t"] + 2.5 * v + 0.06 * R + 1.0
+    for k in range(len(_KNOTS)):
+        a = np.radians(_KNOTS[k])
+        yk = p["vent_yc"] + p["vent_ry"] * np.cos(a)
+        rz = p["vent_rz"] if np.sin(a) >= 0 else p.get("vent_rz_bottom", p["vent_rz"])
+        zk = p["vent_zc"] + rz * np.sin(a)
+        az = p["cer_az_top"] if zk >= 0 else p["cer_az_bot"]
+        half = p["cer_ax"] * np.sqrt(max(0.0, 1.0 - (yk / p["cer_ay"]) ** 2 - (zk / az) ** 2))
+        septum = w3 + 2.0 * v + 0.3
+        wx[k] = min(wx[k], max(0.5 * (half - margin - septum), 0.9 * v))  # a dilated horn fills the space
+        xv[k] = max(min(xv[k], half - margin - wx[k]), wx[k] + septum)
     return xv, wx, wr, w3
 
 

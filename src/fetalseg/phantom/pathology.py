@@ -3,7 +3,8 @@
 ``severity`` is a positive float (1.0 = typical; 0.5 mild; 2.0 severe):
 
 - ``vm`` ventriculomegaly: atrial width ``10.5 + 3 * severity`` mm (> 10 mm; > 15 mm from
-  severity 1.5), the whole lateral ventricle enlarged with it;
+  severity 1.5), the whole lateral ventricle enlarged with it; a horn never comes closer to the
+  cortex than the mantle allows, so at young ages a severe dilation is capped by the space;
 - ``acc`` agenesis of the corpus callosum: no callosum, the fissure reaching down to the roof of
   the third ventricle, parallel and widely spaced lateral ventricles, colpocephaly (dilated atria
   and occipital horns), a high-riding third ventricle;
