@@ -33,17 +33,19 @@ def callosum(X, Y, Z, p: dict, g: dict):
     return band
 
 
-def deep_grey(X, Y, Z, p: dict, g: dict):
+def deep_grey(X, Y, Z, p: dict, g: dict, parts: bool = False):
     """Deep grey matter: one diencephalic block (both thalami), basal ganglia, and bridges.
 
     The two thalami are a single ellipsoid across the midline; the third ventricle is later cut
     into it from above as a slot, so the thalami stay joined below it (hypothalamus). Each basal
     ganglia ellipsoid joins the block through one bridge under the ventricular body. The union is a
-    chain of convex pieces, each meeting only its neighbours: contractible.
+    chain of convex pieces, each meeting only its neighbours: contractible. With ``parts=True``
+    returns ``(block, lateral)``: the thalamic block, and the basal ganglia with their bridges.
     """
     v = g["v"]
-    m = inside_ellipsoid(X, Y, Z, (0.0, p["thal_y"], p["thal_z"]),
-                         (p["thal_x"] + p["thal_ax"], p["thal_ay"], p["thal_az"]))
+    block = inside_ellipsoid(X, Y, Z, (0.0, p["thal_y"], p["thal_z"]),
+                             (p["thal_x"] + p["thal_ax"], p["thal_ay"], p["thal_az"]))
+    m = np.zeros(np.broadcast_shapes(np.shape(X), np.shape(Y), np.shape(Z)), dtype=bool)
     ba = (p["bg_ax"], p["bg_ay"], p["bg_az"])
     for sign in (1.0, -1.0):
         m = m | inside_ellipsoid(X, Y, Z, (sign * p["bg_x"], p["bg_y"], p["bg_z"]), ba)
@@ -51,7 +53,9 @@ def deep_grey(X, Y, Z, p: dict, g: dict):
         m = m | inside_ellipsoid(X, Y, Z, (sign * (p["thal_x"] + half), p["thal_y"] + 0.5 * p["thal_ay"],
                                            p["thal_z"] - 0.1 * p["thal_az"]),
                                  (half + 1.0, 0.3 * p["thal_ay"], max(0.35 * p["thal_az"], 1.6 * v)))
-    return m
+    if parts:
+        return block, m
+    return block | m
 
 
 def _profiles(p: dict, g: dict):

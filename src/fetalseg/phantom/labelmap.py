@@ -296,7 +296,12 @@ def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, n
     box = _bbox(lat, 3)
     if box is not None:
         near[box] = ndi.binary_dilation(lat[box], structure=np.ones((3, 3, 3), bool), iterations=2)
-    lab[deep.deep_grey(X, Y, Z, p, g) & deep_ok & ~near] = 6
+    block, side = deep.deep_grey(X, Y, Z, p, g, parts=True)
+    side = np.broadcast_to(side, shape) & deep_ok & ~near
+    box = _bbox(side, 2)
+    if box is not None:  # squeezed basal ganglia: no sliver thinner than 3 voxels (it would make loops)
+        side[box] = ndi.binary_opening(side[box], structure=np.ones((3, 3, 3), bool))
+    lab[(np.broadcast_to(block, shape) & deep_ok & ~near) | side] = 6
     lab[lat] = 4
     lab[np.broadcast_to(third, shape) & deep_ok] = 4
     return lab, dist

@@ -79,8 +79,12 @@ def apply(p: dict, pathology: str, severity: float) -> dict:
         p["pons_z"] -= 0.5 * drop
         p["cer_front_taper"] += 0.08 * severity  # lemon sign: narrow frontal bones
         _dilate_ventricles(p, 9.5 + 2.0 * severity)
-    # the basal ganglia stay lateral to the (possibly wider) ventricular bodies
-    p["bg_x"] = max(p["bg_x"], p["vent_x_body"] + p["vent_body_width"] + p["bg_ax"] + 0.8 * s)
+    # the basal ganglia stay lateral to the (possibly wider) ventricular bodies, squeezed rather than
+    # pushed into the cortex: their lateral edge stays where it was
+    lateral = p["bg_x"] + p["bg_ax"]
+    medial = max(p["bg_x"] - p["bg_ax"], p["vent_x_body"] + p["vent_body_width"] + 0.8 * s)
+    p["bg_ax"] = max(0.5 * (lateral - medial), 2.5 * s)
+    p["bg_x"] = max(0.5 * (lateral + medial), medial + p["bg_ax"] - 0.01)
     return p
 
 

@@ -127,7 +127,7 @@ def guard(lab: np.ndarray, max_cavity: int = 64) -> dict[str, int]:
     for tissue in (3, 2, 6, 5, 7, 4, 1):
         filled += fill_small_cavities(lab, tissue, max_cavity)
     report["cavities"] = filled
-    report["handle_fixes"] = repair_handles(lab) + repair_handles(lab, size=10)
+    report["handle_fixes"] = sum(repair_handles(lab, size=n) for n in (6, 10, 14))
     if report["handle_fixes"]:
         for tissue in (1, 3, 2, 4, 6, 5, 7):
             report["stray_components"] += keep_main_components(lab, tissue, keep=2 if tissue == 2 else 1)
