@@ -223,3 +223,33 @@ def test_cli_errors_are_one_line(tmp_path, cli):
     assert code == 2 and "checkpoint not found" in err
     code, _, err = cli("export", tmp_path, "-o", tmp_path / "m.pt")
     assert code == 2 and ".safetensors" in err
+
+
+# --- shipped configs and resolution ----------------------------------------------------------------
+def test_to_resolution_halves_grid_and_keeps_volumes():
+    from fetalseg.io import Image
+    from fetalseg.train.data import to_resolution
+    from conftest import make_labels
+
+    lab = make_labels((40, 44, 36))
+    img = Image(data=lab, affine=np.diag([0.8, 0.8, 0.8, 1.0]), header=None, path=None)
+    assert to_resolution(img, 0.8) is img
+    low = to_resolution(img, 1.6)
+    assert low.shape == (20, 22, 18) and np.allclose(low.spacing, 1.6)
+    for v in (1, 3):  # big labels keep their physical volume within 15 %
+        assert (low.data == v).sum() * 8 == pytest.approx((lab == v).sum(), rel=0.15)
+
+
+@pytest.mark.parametrize("name", ["tiny", "sb-atlas", "sb-atlas-short"])
+def test_shipped_configs_split_the_atlas(name, sb_atlas):
+    from pathlib import Path
+
+    from fetalseg.train.data import dataset_files, validation_pairs
+
+    cfg = TrainConfig.from_yaml(Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml")
+    train_files = dataset_files(cfg.datasets[0])
+    val = validation_pairs(cfg.validation)
+    assert len(train_files) == 12 and len(val) == 3
+    assert all("desc-withcc_dseg" in f.name for f in train_files)
+    held_out = {sid for sid, _, _ in val}
+    assert not any(sid in str(f) for f in train_files for sid in held_out)

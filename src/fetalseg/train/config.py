@@ -72,6 +72,7 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 1
     patch_size: tuple[int, int, int] = (128, 128, 128)
+    resolution_mm: float = 0.8
     network: dict = field(default_factory=lambda: {"preset": "default"})
     source: str = "synth"
     synth: dict = field(default_factory=dict)
@@ -99,6 +100,8 @@ class TrainConfig:
             raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
         if len(self.patch_size) != 3 or min(self.patch_size) < 1:
             raise ValueError(f"patch_size must be three positive ints, got {self.patch_size}")
+        if not self.resolution_mm > 0:
+            raise ValueError(f"resolution_mm must be > 0, got {self.resolution_mm}")
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
         if self.source == "synth" and not self.datasets:

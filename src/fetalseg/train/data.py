@@ -124,13 +124,25 @@ class SynthSource:
         from ..synth import SynthConfig, load_label_maps
 
         sc = SynthConfig.from_yaml(cfg.synth_config) if cfg.synth_config else SynthConfig()
-        sc = SynthConfig.from_dict({**sc.to_dict(), **cfg.synth, "output_shape": list(cfg.patch_size)})
+        sc = SynthConfig.from_dict({**sc.to_dict(), **cfg.synth, "output_shape": list(cfg.patch_size),
+                                    "voxel_mm": cfg.resolution_mm})
         pools = []
         for k, spec in enumerate(cfg.datasets):
             files = dataset_files(spec)
-            images = load_label_maps(files, spec.convention)
+            images = [to_resolution(im, cfg.resolution_mm) for im in load_label_maps(files, spec.convention)]
             pools.append([torch.from_numpy(np.ascontiguousarray(im.data)).to(torch.uint8) for im in images])
         return cls(pools, [d.weight for d in cfg.datasets], sc, cfg.batch_size, cfg.seed, rank, device)
+
+
+def to_resolution(labels, resolution_mm: float):
+    """A label :class:`~fetalseg.io.Image` resampled to isotropic ``resolution_mm`` (one-hot linear
+    interpolation, arg-max) when its spacing differs by more than 2 %; else unchanged."""
+    from ..io import grid_with_spacing, resample_labels
+
+    if np.allclose(labels.spacing, resolution_mm, rtol=0.02):
+        return labels
+    shape, affine = grid_with_spacing(labels.shape, labels.affine, resolution_mm)
+    return labels.with_data(resample_labels(labels.data, labels.affine, shape, affine, method="linear"), affine)
 
 
 def make_source(cfg, rank: int = 0, device="cpu") -> BatchSource:
@@ -185,7 +197,7 @@ def validation_pairs(spec) -> list[tuple[str, Path, Path]]:
 
 def load_validation(spec, resolution_mm: float = 0.8) -> list[ValidationCase]:
     """Load, resample to ``resolution_mm`` isotropic when needed, and normalise the validation pairs."""
-    from ..io import grid_with_spacing, load_image, resample_image, resample_labels
+    from ..io import load_image, resample_image
     from ..labels import FETA
 
     cases = []
@@ -195,9 +207,8 @@ def load_validation(spec, resolution_mm: float = 0.8) -> list[ValidationCase]:
         if img.shape != lab.shape or not np.allclose(img.affine, lab.affine, atol=1e-3):
             raise InputError(dseg, f"grid differs from its image {t2w}")
         if not np.allclose(img.spacing, resolution_mm, rtol=0.02):
-            shape, affine = grid_with_spacing(img.shape, img.affine, resolution_mm)
-            img = resample_image(img, (shape, affine))
-            lab = lab.with_data(resample_labels(lab.data, lab.affine, shape, affine, method="linear"), affine)
+            lab = to_resolution(lab, resolution_mm)
+            img = resample_image(img, (lab.shape, lab.affine))
         x = torch.from_numpy(normalise_percentile(img.data))[None, None]
         cases.append(ValidationCase(sid, x, np.asarray(lab.data, dtype=np.uint8)))
     return cases

@@ -46,10 +46,9 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, which: str
             n = None
         training_data.append({"name": d.name, "paths": d.paths, "labels_key": d.labels_key, "maps": n,
                               "weight": d.weight})
-    voxel = float(cfg.synth.get("voxel_mm", 0.8))
     card = {
         "name": out.stem,
-        "resolution_mm": voxel,
+        "resolution_mm": float(cfg.resolution_mm),
         "normalisation": dict(DEFAULT_NORMALISATION),
         "patch_size": list(cfg.patch_size),
         "training_data": training_data,

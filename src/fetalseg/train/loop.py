@@ -169,7 +169,7 @@ def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None
         criterion = DeepSupervisionLoss(net.n_outputs)
         source = make_source(cfg, info.rank, dev)
         has_val = cfg.validation.every > 0 and bool(cfg.validation.paths)  # same on every rank
-        cases = load_validation(cfg.validation) if info.main and has_val else []
+        cases = load_validation(cfg.validation, cfg.resolution_mm) if info.main and has_val else []
 
         ckdir, log, png = run_dir / "checkpoints", run_dir / "log.csv", run_dir / "curve.png"
         state = {"best_dice": -1.0, "best_step": 0, "elapsed_s": 0.0, "last_val": {}}
