@@ -253,3 +253,32 @@ def test_shipped_configs_split_the_atlas(name, sb_atlas):
     assert all("desc-withcc_dseg" in f.name for f in train_files)
     held_out = {sid for sid, _, _ in val}
     assert not any(sid in str(f) for f in train_files for sid in held_out)
+
+
+def test_sampler_weights_json_drives_map_choice(tmp_path):
+    import yaml
+
+    from fetalseg.train import SynthSource
+
+    cfg_path = tiny_config(tmp_path)
+    maps = sorted((tmp_path / "maps").iterdir())
+    weights = {"method": "test", "files": [str(m) for m in maps], "weights": [0.0, 1.0, 0.0]}
+    (tmp_path / "w.json").write_text(json.dumps(weights))
+    raw = yaml.safe_load(cfg_path.read_text())
+    raw["sampler_weights"] = "w.json"  # relative to the config file
+    cfg_path.write_text(yaml.safe_dump(raw))
+    src = SynthSource.from_config(TrainConfig.from_yaml(cfg_path))
+    g = torch.Generator().manual_seed(0)
+    assert {src.pick(g) for _ in range(30)} == {(0, 1)}
+    # dataset weights without a JSON: both datasets drawn in proportion 3:1
+    raw.pop("sampler_weights")
+    raw["datasets"] = [dict(raw["datasets"][0], weight=3.0), dict(raw["datasets"][0], weight=1.0)]
+    src = SynthSource.from_config(TrainConfig.from_dict(raw))
+    picks = [src.pick(g)[0] for _ in range(2000)]
+    assert picks.count(0) / 2000 == pytest.approx(0.75, abs=0.04)
+    # a training map the JSON does not list
+    weights["files"], weights["weights"] = weights["files"][:2], [0.5, 0.5]
+    (tmp_path / "w.json").write_text(json.dumps(weights))
+    raw["sampler_weights"] = str(tmp_path / "w.json")
+    with pytest.raises(InputError, match="no weight"):
+        SynthSource.from_config(TrainConfig.from_dict(raw))

@@ -78,6 +78,7 @@ class TrainConfig:
     synth: dict = field(default_factory=dict)
     synth_config: str | None = None
     datasets: list[DatasetSpec] = field(default_factory=list)
+    sampler_weights: str | None = None
     validation: ValidationSpec = field(default_factory=ValidationSpec)
     optim: OptimSpec = field(default_factory=OptimSpec)
     bf16: str = "auto"
@@ -176,6 +177,8 @@ class TrainConfig:
         self.validation.paths = [fix(p) for p in self.validation.paths]
         if self.synth_config:
             self.synth_config = fix(self.synth_config)
+        if self.sampler_weights:
+            self.sampler_weights = fix(self.sampler_weights)
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -92,9 +92,13 @@ class SynthSource:
         Its ``output_shape`` must equal the training patch size.
     batch_size, seed, rank, device
         Samples per step, run seed, DDP rank, training device (maps are moved there once).
+    map_weights : list of float, optional
+        One weight per map (pools concatenated in order), e.g. the shape-sampler weights of
+        ``fetalseg synth weights``; when given, maps are drawn by these weights instead.
     """
 
-    def __init__(self, pools, weights, synth_config, batch_size=1, seed=0, rank=0, device="cpu"):
+    def __init__(self, pools, weights, synth_config, batch_size=1, seed=0, rank=0, device="cpu",
+                 map_weights=None):
         from ..synth import SynthGenerator
 
         if len(pools) != len(weights) or not pools or any(not p for p in pools):
@@ -105,9 +109,20 @@ class SynthSource:
         self.weights = w / w.sum()
         self.generator = SynthGenerator(synth_config)
         self.batch_size, self.seed, self.rank = batch_size, seed, rank
+        self.index = [(d, i) for d, pool in enumerate(self.pools) for i in range(len(pool))]
+        self.map_weights = None
+        if map_weights is not None:
+            mw = torch.tensor(list(map_weights), dtype=torch.float64)
+            if mw.shape != (len(self.index),) or bool((mw < 0).any()) or float(mw.sum()) <= 0:
+                raise ValueError(f"need {len(self.index)} non-negative map weights with a positive sum")
+            self.map_weights = mw / mw.sum()
 
     def pick(self, g: torch.Generator) -> tuple[int, int]:
-        """(dataset index, map index) drawn by dataset weight, then uniformly."""
+        """(dataset index, map index): by map weight when given, else by dataset weight then uniformly."""
+        if self.map_weights is not None:
+            from ..synth.sampler import WeightedMapSampler
+
+            return self.index[int(WeightedMapSampler(self.map_weights, g).draw(1)[0])]
         d = int(torch.multinomial(self.weights, 1, generator=g))
         i = int(torch.randint(len(self.pools[d]), (1,), generator=g))
         return d, i
@@ -126,12 +141,35 @@ class SynthSource:
         sc = SynthConfig.from_yaml(cfg.synth_config) if cfg.synth_config else SynthConfig()
         sc = SynthConfig.from_dict({**sc.to_dict(), **cfg.synth, "output_shape": list(cfg.patch_size),
                                     "voxel_mm": cfg.resolution_mm})
-        pools = []
+        pools, all_files = [], []
         for k, spec in enumerate(cfg.datasets):
             files = dataset_files(spec)
+            all_files += files
             images = [to_resolution(im, cfg.resolution_mm) for im in load_label_maps(files, spec.convention)]
             pools.append([torch.from_numpy(np.ascontiguousarray(im.data)).to(torch.uint8) for im in images])
-        return cls(pools, [d.weight for d in cfg.datasets], sc, cfg.batch_size, cfg.seed, rank, device)
+        map_weights = None
+        if cfg.sampler_weights:
+            map_weights = weights_for_files(cfg.sampler_weights, all_files)
+        return cls(pools, [d.weight for d in cfg.datasets], sc, cfg.batch_size, cfg.seed, rank, device,
+                   map_weights=map_weights)
+
+
+def weights_for_files(path, files) -> list[float]:
+    """The weight of each of ``files`` in a shape-sampler weights JSON (``fetalseg synth weights``).
+
+    Files are matched by resolved path; a file missing from the JSON raises :class:`InputError`.
+    """
+    from ..synth.sampler import load_weights
+
+    data = load_weights(path)
+    table = {str(Path(f).resolve()): float(w) for f, w in zip(data["files"], data["weights"])}
+    out = []
+    for f in files:
+        key = str(Path(f).resolve())
+        if key not in table:
+            raise InputError(path, f"has no weight for training label map {f}")
+        out.append(table[key])
+    return out
 
 
 def to_resolution(labels, resolution_mm: float):
