@@ -79,7 +79,14 @@ def keep_main_components(lab: np.ndarray, tissue: int, keep: int = 1) -> int:
     if n <= keep:
         return 0
     counts = np.bincount(cc.ravel())[1:]
-    order = np.argsort(-counts, kind="stable")
+    score = counts.astype(np.float64)
+    if tissue == 6:
+        # deep grey matter must reach the brainstem (else it and the ventricles are white-matter
+        # cavities): the piece touching the brainstem most wins, then size
+        touch = ndi.binary_dilation(sub == 7, structure=_CUBE)
+        contact = np.bincount(cc[touch].ravel(), minlength=n + 1)[1:]
+        score = score + 1e9 * contact
+    order = np.argsort(-score, kind="stable")
     moved = 0
     objects = ndi.find_objects(cc)
     for j in order[keep:]:
