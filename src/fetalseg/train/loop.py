@@ -175,7 +175,7 @@ def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None
         state = {"best_dice": -1.0, "best_step": 0, "elapsed_s": 0.0, "last_val": {}}
         start = 0
         if resume_from is not None:
-            ckpt = ck.load_checkpoint(resume_from, map_location=dev)
+            ckpt = ck.load_checkpoint(resume_from, map_location="cpu")  # RNG states must stay on the CPU
             start = ck.restore(ckpt, model=net, optimizer=opt, scheduler=sched)
             state.update(ckpt["extra"].get("state", {}))
         if info.main:
