@@ -39,15 +39,30 @@ def ellipsoid_sd(X, Y, Z, centre, axes, axes_below=None):
         ``(rho - 1) / |grad rho|`` with ``rho`` the normalised radius: exact on the surface,
         first-order accurate near it, negative inside.
     """
-    dx = (X - centre[0]) / axes[0]
-    dy = (Y - centre[1]) / axes[1]
-    cz = axes[2] if axes_below is None else np.where(Z < centre[2], axes_below, axes[2])
-    dz = (Z - centre[2]) / cz
-    rho2 = dx * dx + dy * dy + dz * dz
-    rho = np.sqrt(rho2) + 1e-6
-    g2 = (dx / axes[0]) ** 2 + (dy / axes[1]) ** 2 + (dz / cz) ** 2
-    grad = np.sqrt(g2) / rho + 1e-6
-    return (rho - 1.0) / grad
+    f32 = np.float32
+    dx = ((X - f32(centre[0])) / np.asarray(axes[0], dtype=f32)).astype(f32, copy=False)
+    dy = ((Y - f32(centre[1])) / np.asarray(axes[1], dtype=f32)).astype(f32, copy=False)
+    if axes_below is None:
+        cz = np.asarray(axes[2], dtype=f32)
+    else:
+        cz = np.where(Z < centre[2], f32(axes_below), f32(axes[2])).astype(f32)
+    dz = ((Z - f32(centre[2])) / cz).astype(f32, copy=False)
+    # the sums are built on the broadcast grid once; the small factors stay small
+    rho = dx * dx + dy * dy
+    rho = rho + dz * dz
+    np.sqrt(rho, out=rho)
+    rho += f32(1e-6)
+    gx = dx / np.asarray(axes[0], dtype=f32)
+    gy = dy / np.asarray(axes[1], dtype=f32)
+    gz = dz / cz
+    grad = gx * gx + gy * gy
+    grad = grad + gz * gz
+    np.sqrt(grad, out=grad)
+    grad /= rho
+    grad += f32(1e-6)
+    out = rho - f32(1.0)
+    out /= grad
+    return out
 
 
 def inside_ellipsoid(X, Y, Z, centre, axes):

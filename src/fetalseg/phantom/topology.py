@@ -168,7 +168,6 @@ def _euler_boxes(mask: np.ndarray, size: int, stride: int):
     summed-area tables, so all boxes cost one pass. Returns ``(corners (K, 3), ec (K,), count (K,))``.
     """
     m = mask.astype(np.int32)
-    cells = [(m, (0, 0, 0))]
     ex = m[1:] & m[:-1]
     ey = m[:, 1:] & m[:, :-1]
     ez = m[:, :, 1:] & m[:, :, :-1]
@@ -178,15 +177,17 @@ def _euler_boxes(mask: np.ndarray, size: int, stride: int):
     cube = fxy[:, :, 1:] & fxy[:, :, :-1]
     parts = [(m, (0, 0, 0), 1), (ex, (1, 0, 0), -1), (ey, (0, 1, 0), -1), (ez, (0, 0, 1), -1),
              (fxy, (1, 1, 0), 1), (fxz, (1, 0, 1), 1), (fyz, (0, 1, 1), 1), (cube, (1, 1, 1), -1)]
-    del cells
     starts = [np.arange(0, max(n - size, 0) + 1, stride) for n in mask.shape]
     I, J, K = np.meshgrid(*starts, indexing="ij")
     I, J, K = I.ravel(), J.ravel(), K.ravel()
     ec = np.zeros(I.size, dtype=np.int64)
     count = None
     for arr, shrink, sign in parts:
-        sat = np.zeros(tuple(d + 1 for d in arr.shape), dtype=np.int64)
-        sat[1:, 1:, 1:] = arr.cumsum(0).cumsum(1).cumsum(2)
+        sat = np.zeros(tuple(d + 1 for d in arr.shape), dtype=np.int32)
+        inner = sat[1:, 1:, 1:]
+        np.cumsum(arr, axis=0, out=inner)
+        np.cumsum(inner, axis=1, out=inner)
+        np.cumsum(inner, axis=2, out=inner)
         hi = [np.minimum(c + size - s, d) for c, s, d in zip((I, J, K), shrink, arr.shape)]
         lo = [np.minimum(c, d) for c, d in zip((I, J, K), arr.shape)]
         tot = (sat[hi[0], hi[1], hi[2]] - sat[lo[0], hi[1], hi[2]] - sat[hi[0], lo[1], hi[2]]
