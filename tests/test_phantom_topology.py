@@ -53,7 +53,7 @@ def test_topology_across_gestational_age(pathology):
 @pytest.mark.parametrize("pathology", PATHOLOGIES)
 def test_topology_many_seeds(pathology):
     bad = {}
-    for ga in (21.5, 27.5, 33.5, 37.0):
+    for ga in (21.5, 24.0, 27.5, 30.0, 33.5, 37.0):
         for seed in range(3):
             s = make_subject(ga, pathology, voxel=coarse_voxel(ga, pathology), seed=seed)
             d = _defects(s.labels.data)
