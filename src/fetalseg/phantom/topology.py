@@ -134,7 +134,7 @@ def guard(lab: np.ndarray, max_cavity: int = 64) -> dict[str, int]:
     for tissue in (3, 2, 6, 5, 7, 4, 1):
         filled += fill_small_cavities(lab, tissue, max_cavity)
     report["cavities"] = filled
-    report["handle_fixes"] = sum(repair_handles(lab, size=n) for n in (6, 10, 14))
+    report["handle_fixes"] = repair_handles(lab)
     if report["handle_fixes"]:
         for tissue in (1, 3, 2, 4, 6, 5, 7):
             report["stray_components"] += keep_main_components(lab, tissue, keep=2 if tissue == 2 else 1)
@@ -161,12 +161,16 @@ def _excess(fe: np.ndarray, tissues=TARGETS) -> int:
     return total
 
 
-def _euler_boxes(mask: np.ndarray, size: int, stride: int):
+def _euler_boxes(mask: np.ndarray, sizes, stride=None):
     """Euler characteristic (6-connected foreground) of every ``size``-cube at ``stride`` steps.
 
     Vertices, edges, squares and cubes of the voxel-centre cubical complex are counted with
-    summed-area tables, so all boxes cost one pass. Returns ``(corners (K, 3), ec (K,), count (K,))``.
+    summed-area tables, so all boxes (of every size in ``sizes``; stride half the size unless
+    given) cost one pass. Returns ``{size: (corners (K, 3), ec (K,), count (K,))}``, or that tuple
+    when ``sizes`` is a single int.
     """
+    single = isinstance(sizes, (int, np.integer))
+    sizes = [int(sizes)] if single else [int(x) for x in sizes]
     m = mask.astype(np.int32)
     ex = m[1:] & m[:-1]
     ey = m[:, 1:] & m[:, :-1]
@@ -177,43 +181,48 @@ def _euler_boxes(mask: np.ndarray, size: int, stride: int):
     cube = fxy[:, :, 1:] & fxy[:, :, :-1]
     parts = [(m, (0, 0, 0), 1), (ex, (1, 0, 0), -1), (ey, (0, 1, 0), -1), (ez, (0, 0, 1), -1),
              (fxy, (1, 1, 0), 1), (fxz, (1, 0, 1), 1), (fyz, (0, 1, 1), 1), (cube, (1, 1, 1), -1)]
-    starts = [np.arange(0, max(n - size, 0) + 1, stride) for n in mask.shape]
-    I, J, K = np.meshgrid(*starts, indexing="ij")
-    I, J, K = I.ravel(), J.ravel(), K.ravel()
-    ec = np.zeros(I.size, dtype=np.int64)
-    count = None
+    grids = {}
+    for size in sizes:
+        step = stride or max(1, size // 2)
+        starts = [np.arange(0, max(n - size, 0) + 1, step) for n in mask.shape]
+        I, J, K = np.meshgrid(*starts, indexing="ij")
+        grids[size] = [I.ravel(), J.ravel(), K.ravel(), np.zeros(I.size, dtype=np.int64), None]
     for arr, shrink, sign in parts:
         sat = np.zeros(tuple(d + 1 for d in arr.shape), dtype=np.int32)
         inner = sat[1:, 1:, 1:]
         np.cumsum(arr, axis=0, out=inner)
         np.cumsum(inner, axis=1, out=inner)
         np.cumsum(inner, axis=2, out=inner)
-        hi = [np.minimum(c + size - s, d) for c, s, d in zip((I, J, K), shrink, arr.shape)]
-        lo = [np.minimum(c, d) for c, d in zip((I, J, K), arr.shape)]
-        tot = (sat[hi[0], hi[1], hi[2]] - sat[lo[0], hi[1], hi[2]] - sat[hi[0], lo[1], hi[2]]
-               - sat[hi[0], hi[1], lo[2]] + sat[lo[0], lo[1], hi[2]] + sat[lo[0], hi[1], lo[2]]
-               + sat[hi[0], lo[1], lo[2]] - sat[lo[0], lo[1], lo[2]])
-        ec += sign * tot
-        if count is None:
-            count = tot
-    return np.stack([I, J, K], axis=1), ec, count
+        for size, gr in grids.items():
+            I, J, K = gr[:3]
+            hi = [np.minimum(c + size - s, d) for c, s, d in zip((I, J, K), shrink, arr.shape)]
+            lo = [np.minimum(c, d) for c, d in zip((I, J, K), arr.shape)]
+            tot = (sat[hi[0], hi[1], hi[2]] - sat[lo[0], hi[1], hi[2]] - sat[hi[0], lo[1], hi[2]]
+                   - sat[hi[0], hi[1], lo[2]] + sat[lo[0], lo[1], hi[2]] + sat[lo[0], hi[1], lo[2]]
+                   + sat[hi[0], lo[1], lo[2]] - sat[lo[0], lo[1], lo[2]])
+            gr[3] += sign * tot
+            if gr[4] is None:
+                gr[4] = tot
+    out = {size: (np.stack(gr[:3], axis=1), gr[3], gr[4]) for size, gr in grids.items()}
+    return out[sizes[0]] if single else out
 
 
-def _quick_defects(mask: np.ndarray, size: int = 6) -> list[tuple[int, int, int]]:
+def _quick_defects(mask: np.ndarray, sizes=(6,)) -> dict[int, list[tuple[int, int, int]]]:
     """Boxes whose Euler characteristic shows a handle (EC <= 0 with voxels in the box), confirmed
-    by their Betti numbers. Fast, but blind to a handle in a box holding several pieces."""
+    by their Betti numbers, per box size. Fast (one summed-area pass for all sizes), but blind to a
+    handle in a box holding several pieces."""
     from ..metrics import betti_numbers
 
+    out: dict[int, list[tuple[int, int, int]]] = {n: [] for n in sizes}
     sl = _bbox(mask, 1)
     if sl is None:
-        return []
+        return out
     sub = mask[sl]
-    corners, ec, count = _euler_boxes(sub, size, max(1, size // 2))
-    out = []
-    for c in corners[(ec <= 0) & (count > 0)]:
-        b = betti_numbers(sub[c[0]:c[0] + size, c[1]:c[1] + size, c[2]:c[2] + size])
-        if b[1] or b[2]:
-            out.append(tuple(int(x + s.start) for x, s in zip(c, sl)))
+    for size, (corners, ec, count) in _euler_boxes(sub, list(sizes)).items():
+        for c in corners[(ec <= 0) & (count > 0)]:
+            b = betti_numbers(sub[c[0]:c[0] + size, c[1]:c[1] + size, c[2]:c[2] + size])
+            if b[1] or b[2]:
+                out[size].append(tuple(int(x + s.start) for x, s in zip(c, sl)))
     return out
 
 
@@ -254,55 +263,70 @@ def _local_defects(mask: np.ndarray, size: int = 6) -> list[tuple[int, int, int]
         n = half
 
 
-def repair_handles(lab: np.ndarray, max_fixes: int = 12, size: int = 6) -> int:
-    """Remove voxel-scale handles and cavities left after :func:`guard` (in place).
+def repair_handles(lab: np.ndarray, max_fixes: int = 24, sizes=(6, 10, 14)) -> int:
+    """Remove voxel-scale handles and cavities left after the other fixes (in place).
 
-    For every tissue off its target, boxes with a local handle are found; in each, the voxels of
-    the core (the box plus one voxel) are replaced by the 3x3x3 majority label, or the tissue is
-    filled into / cut out of the core. A change is kept only if the summed handles and cavities of
-    all tissues in a margin around the box go down and no tissue splits. Returns the fixes kept.
+    For every tissue off its target, boxes with a local handle are found (Euler-characteristic
+    screen, then an exhaustive hierarchical scan if that finds none); in each, the voxels of the
+    core (the box plus one voxel) are replaced by the 3x3x3 majority label, or the tissue is filled
+    into / cut out of the core. A change is kept only if the summed handles and cavities of all
+    tissues in a margin around the box go down and no tissue splits. Returns the fixes kept.
     """
     from ..metrics import betti_numbers
 
     fixes = 0
     fe = _feta(lab)
-    for tissue, target in TARGETS.items():
-        if fixes >= max_fixes:
-            break
+
+    def off(tissue):
         b = betti_numbers(fe == tissue)
-        if b[1] == target[1] and b[2] == target[2]:
+        return b[1] != TARGETS[tissue][1] or b[2] != TARGETS[tissue][2]
+
+    for tissue in TARGETS:
+        if fixes >= max_fixes or not off(tissue):
             continue
-        quick = _quick_defects(fe == tissue, size)
-        for corner in quick or _local_defects(fe == tissue, size):
-            if fixes >= max_fixes:
-                break
-            lo = [max(c - 1, 0) for c in corner]
-            hi = [min(c + size + 1, n) for c, n in zip(corner, lab.shape)]
-            core = tuple(slice(a, b_) for a, b_ in zip(lo, hi))
-            outer = tuple(slice(max(a - 4, 0), min(b_ + 4, n)) for a, b_, n in zip(lo, hi, lab.shape))
-            before = _excess(fe[outer])
-            b0_before = {t: betti_numbers(fe[outer] == t)[0] for t in TARGETS}
-            for attempt in ("majority", "fill", "cut"):
-                saved = lab[core].copy()
-                sub = lab[core]
-                if attempt == "majority":
-                    sub[...] = _majority(lab, core)
-                elif attempt == "fill":
-                    members = TISSUES[tissue]
-                    holes = ~np.isin(sub, members) & np.isin(_feta(sub), list(TARGETS))
-                    sub[holes] = members[0]
-                else:
-                    region = np.isin(sub, TISSUES[tissue])
-                    _give_to_neighbours(sub, region, TISSUES[tissue])
-                new_fe = _feta(lab[outer])
-                ok = _excess(new_fe) < before and all(
-                    betti_numbers(new_fe == t)[0] <= b0_before[t] for t in TARGETS)
-                if ok:
-                    fe[outer] = new_fe
-                    fixes += 1
+        quick = _quick_defects(fe == tissue, sizes)
+        for size in sizes:
+            corners = quick[size]
+            if not corners and size == sizes[0]:
+                corners = _local_defects(fe == tissue, size)
+            for corner in corners:
+                if fixes >= max_fixes:
                     break
-                lab[core] = saved
+                fixes += _try_fix(lab, fe, tissue, corner, size)
+            if not off(tissue):
+                break
     return fixes
+
+
+def _try_fix(lab: np.ndarray, fe: np.ndarray, tissue: int, corner, size: int) -> int:
+    from ..metrics import betti_numbers
+
+    lo = [max(c - 1, 0) for c in corner]
+    hi = [min(c + size + 1, n) for c, n in zip(corner, lab.shape)]
+    core = tuple(slice(a, b_) for a, b_ in zip(lo, hi))
+    outer = tuple(slice(max(a - 4, 0), min(b_ + 4, n)) for a, b_, n in zip(lo, hi, lab.shape))
+    before = _excess(fe[outer])
+    if before == 0:
+        return 0
+    b0_before = {t: betti_numbers(fe[outer] == t)[0] for t in TARGETS}
+    for attempt in ("majority", "fill", "cut"):
+        saved = lab[core].copy()
+        sub = lab[core]
+        if attempt == "majority":
+            sub[...] = _majority(lab, core)
+        elif attempt == "fill":
+            members = TISSUES[tissue]
+            holes = ~np.isin(sub, members) & np.isin(_feta(sub), list(TARGETS))
+            sub[holes] = members[0]
+        else:
+            region = np.isin(sub, TISSUES[tissue])
+            _give_to_neighbours(sub, region, TISSUES[tissue])
+        new_fe = _feta(lab[outer])
+        if _excess(new_fe) < before and all(betti_numbers(new_fe == t)[0] <= b0_before[t] for t in TARGETS):
+            fe[outer] = new_fe
+            return 1
+        lab[core] = saved
+    return 0
 
 
 def _majority(lab: np.ndarray, core) -> np.ndarray:
