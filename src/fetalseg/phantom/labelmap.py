@@ -286,9 +286,16 @@ def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, n
     lab[bs & (ic <= g["skull"] + 0.5 * voxel) & (lab != 5)] = 7
     lab[bs & (ic > g["skull"] + 0.5 * voxel)] = 10
     lab[bs & (lab == 5)] = 7
-    # deep grey matter and ventricles, kept off the cortex
+    # deep grey matter and ventricles, kept off the cortex (all inside the cerebrum's box)
+    _deep_structures(lab[sl], dist[sl], (Xc, Yc, Zc), p, g, voxel)
+    return lab, dist
+
+
+def _deep_structures(lab: np.ndarray, dist: np.ndarray, grid_xyz, p: dict, g: dict, voxel: float) -> None:
+    """Write deep grey matter (6) and ventricles (4) into ``lab`` (a view of the cerebrum's box)."""
+    shape = lab.shape
     deep_ok = dist < -(g["t"] + 2.5 * voxel)
-    lat, third = deep.ventricles(X, Y, Z, p, g, parts=True)
+    lat, third = deep.ventricles(*grid_xyz, p, g, parts=True)
     lat = np.broadcast_to(lat, shape) & deep_ok
     # deep grey matter keeps two voxels of white matter from the lateral ventricles: it touches the
     # ventricular system only around the third ventricle, so no loop forms through white matter
@@ -296,7 +303,7 @@ def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, n
     box = _bbox(lat, 3)
     if box is not None:
         near[box] = ndi.binary_dilation(lat[box], structure=np.ones((3, 3, 3), bool), iterations=2)
-    block, side = deep.deep_grey(X, Y, Z, p, g, parts=True)
+    block, side = deep.deep_grey(*grid_xyz, p, g, parts=True)
     side = np.broadcast_to(side, shape) & deep_ok & ~near
     box = _bbox(side, 2)
     if box is not None:  # squeezed basal ganglia: no sliver thinner than 3 voxels (it would make loops)
@@ -304,7 +311,6 @@ def build(p: dict, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray, n
     lab[(np.broadcast_to(block, shape) & deep_ok & ~near) | side] = 6
     lab[lat] = 4
     lab[np.broadcast_to(third, shape) & deep_ok] = 4
-    return lab, dist
 
 
 def _bbox(mask: np.ndarray, margin: int):
