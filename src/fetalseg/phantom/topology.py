@@ -134,7 +134,8 @@ def guard(lab: np.ndarray, max_cavity: int = 64) -> dict[str, int]:
     for tissue in (3, 2, 6, 5, 7, 4, 1):
         filled += fill_small_cavities(lab, tissue, max_cavity)
     report["cavities"] = filled
-    report["handle_fixes"] = repair_handles(lab)
+    cache: dict = {}
+    report["handle_fixes"] = sum(repair_handles(lab, sizes=(n,), cache=cache) for n in REPAIR_SIZES)
     if report["handle_fixes"]:
         for tissue in (1, 3, 2, 4, 6, 5, 7):
             report["stray_components"] += keep_main_components(lab, tissue, keep=2 if tissue == 2 else 1)
@@ -263,7 +264,10 @@ def _local_defects(mask: np.ndarray, size: int = 6) -> list[tuple[int, int, int]
         n = half
 
 
-def repair_handles(lab: np.ndarray, max_fixes: int = 24, sizes=(6, 10, 14)) -> int:
+REPAIR_SIZES = (6, 10, 14)
+
+
+def repair_handles(lab: np.ndarray, max_fixes: int = 24, sizes=REPAIR_SIZES, cache: dict | None = None) -> int:
     """Remove voxel-scale handles and cavities left after the other fixes (in place).
 
     For every tissue off its target, boxes with a local handle are found (Euler-characteristic
@@ -271,6 +275,8 @@ def repair_handles(lab: np.ndarray, max_fixes: int = 24, sizes=(6, 10, 14)) -> i
     core (the box plus one voxel) are replaced by the 3x3x3 majority label, or the tissue is filled
     into / cut out of the core. A change is kept only if the summed handles and cavities of all
     tissues in a margin around the box go down and no tissue splits. Returns the fixes kept.
+    ``cache`` (a dict shared by successive calls) keeps the box screening of a tissue for all
+    :data:`REPAIR_SIZES` until a fix changes the label map.
     """
     from ..metrics import betti_numbers
 
@@ -284,17 +290,26 @@ def repair_handles(lab: np.ndarray, max_fixes: int = 24, sizes=(6, 10, 14)) -> i
     for tissue in TARGETS:
         if fixes >= max_fixes or not off(tissue):
             continue
-        quick = _quick_defects(fe == tissue, sizes)
+        if cache is not None and cache.get(tissue, (None, None))[0] == cache.get("fixes", 0):
+            quick = cache[tissue][1]
+        else:  # one summed-area pass for all sizes, redone after changes
+            quick = _quick_defects(fe == tissue, tuple(sorted(set(sizes) | set(REPAIR_SIZES))))
+            if cache is not None:
+                cache[tissue] = (cache.get("fixes", 0), quick)
         for size in sizes:
-            corners = quick[size]
-            if not corners and size == sizes[0]:
-                corners = _local_defects(fe == tissue, size)
+            corners = quick[size] or _local_defects(fe == tissue, size)
+            changed = 0
             for corner in corners:
                 if fixes >= max_fixes:
                     break
-                fixes += _try_fix(lab, fe, tissue, corner, size)
+                changed += _try_fix(lab, fe, tissue, corner, size)
+            fixes += changed
+            if changed and cache is not None:
+                cache["fixes"] = cache.get("fixes", 0) + changed
             if not off(tissue):
                 break
+            if changed:
+                quick = _quick_defects(fe == tissue, sizes)
     return fixes
 
 
