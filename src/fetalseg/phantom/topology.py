@@ -172,7 +172,9 @@ def _euler_boxes(mask: np.ndarray, sizes, stride=None):
     """
     single = isinstance(sizes, (int, np.integer))
     sizes = [int(sizes)] if single else [int(x) for x in sizes]
-    m = mask.astype(np.int32)
+    # int16 summed-area tables: they wrap around, but a box sum (< 2^15 for boxes up to 31^3)
+    # taken by inclusion-exclusion is exact modulo 2^16, hence exact
+    m = mask.astype(np.int16)
     ex = m[1:] & m[:-1]
     ey = m[:, 1:] & m[:, :-1]
     ez = m[:, :, 1:] & m[:, :, :-1]
@@ -189,11 +191,11 @@ def _euler_boxes(mask: np.ndarray, sizes, stride=None):
         I, J, K = np.meshgrid(*starts, indexing="ij")
         grids[size] = [I.ravel(), J.ravel(), K.ravel(), np.zeros(I.size, dtype=np.int64), None]
     for arr, shrink, sign in parts:
-        sat = np.zeros(tuple(d + 1 for d in arr.shape), dtype=np.int32)
+        sat = np.zeros(tuple(d + 1 for d in arr.shape), dtype=np.int16)
         inner = sat[1:, 1:, 1:]
-        np.cumsum(arr, axis=0, out=inner)
-        np.cumsum(inner, axis=1, out=inner)
-        np.cumsum(inner, axis=2, out=inner)
+        np.cumsum(arr, axis=0, out=inner, dtype=np.int16)
+        np.cumsum(inner, axis=1, out=inner, dtype=np.int16)
+        np.cumsum(inner, axis=2, out=inner, dtype=np.int16)
         for size, gr in grids.items():
             I, J, K = gr[:3]
             hi = [np.minimum(c + size - s, d) for c, s, d in zip((I, J, K), shrink, arr.shape)]
@@ -201,6 +203,7 @@ def _euler_boxes(mask: np.ndarray, sizes, stride=None):
             tot = (sat[hi[0], hi[1], hi[2]] - sat[lo[0], hi[1], hi[2]] - sat[hi[0], lo[1], hi[2]]
                    - sat[hi[0], hi[1], lo[2]] + sat[lo[0], lo[1], hi[2]] + sat[lo[0], hi[1], lo[2]]
                    + sat[hi[0], lo[1], lo[2]] - sat[lo[0], lo[1], lo[2]])
+            tot = tot.astype(np.int64)
             gr[3] += sign * tot
             if gr[4] is None:
                 gr[4] = tot
