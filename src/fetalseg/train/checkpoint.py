@@ -70,6 +70,9 @@ def save_checkpoint(path: str | os.PathLike, *, model, optimizer=None, scheduler
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give checkpoints ordinary file permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

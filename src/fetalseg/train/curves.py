@@ -49,11 +49,13 @@ def plot_curves(log_csv: str | os.PathLike, png: str | os.PathLike, title: str =
             key = f"val_{v}"
             if key in val[0]:
                 c = tuple(x / 255 for x in FETA[v].colour)
+                if sum(c) > 2.4:  # near-white label colours (white matter) would vanish on white
+                    c = (0.55, 0.55, 0.55)
                 ax2.plot([r["step"] for r in val], [r[key] for r in val], lw=0.8, alpha=0.7, color=c,
                          label=FETA[v].short)
         ax2.plot([r["step"] for r in val], [r["val_mean"] for r in val], "o-", color="tab:red", lw=2,
                  label="mean Dice 1-7")
-        ax2.legend(loc="lower right", fontsize=7, ncol=2)
+        ax2.legend(loc="center right", fontsize=7, ncol=2)
     ax2.set_ylim(0, 1)
     ax2.set_ylabel("validation Dice")
     ax.legend(loc="upper right", fontsize=8)
