@@ -94,6 +94,7 @@ def make_subject(ga: float, pathology: str = "normal", severity: float = 1.0, vo
               "voxel": voxel, "seed": int(seed), "site": site or "default",
               "anatomy": {k: float(v) for k, v in p.items()},
               "n_sulci": {k: len(v) for k, v in sulci.items()},
+              "sulci": _sulci_params(sulci),
               "acquisition": acq, "quality": acquisition.quality_score(acq, voxel),
               "topology_fixes": fixes}
     gen_img = Image(gen, affine)
@@ -105,3 +106,16 @@ def make_subject(ga: float, pathology: str = "normal", severity: float = 1.0, vo
         landmarks=marks,
         params=params,
     )
+
+
+def _sulci_params(sulci: dict) -> dict:
+    """The drawn sulci as plain lists (lateral: arc normal, middle, cos of half length, depth mm,
+    width rad; medial: start, end (normalised y, z), depth mm, width mm)."""
+    out: dict[str, list] = {}
+    for side, items in sulci.items():
+        rows = []
+        for it in items:
+            rows.append([np.asarray(x, dtype=float).round(5).tolist() if np.ndim(x) else round(float(x), 5)
+                         for x in it])
+        out[side] = rows
+    return out
