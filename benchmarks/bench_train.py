@@ -93,8 +93,10 @@ def main() -> None:
 
     devices = [args.device] if args.device else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads waste the shared cores under load
     print(f"preset {args.preset}, patch {args.patch}^3, batch 1, {args.steps} timed steps (median), "
-          f"{args.threads} CPU threads, load average {os.getloadavg()[0]:.1f}")
+          f"{args.threads} CPU threads, OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'device':6} {'precision':9} {'step s':>8} {'ratio':>6} {'peak MiB':>9}")
     for dev in devices:
         base = None
