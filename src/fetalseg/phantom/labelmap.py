@@ -76,9 +76,10 @@ def derived(p: dict, voxel: float) -> dict:
     return g
 
 
-def grid(p: dict, voxel: float):
+def grid(p: dict, voxel: float, shift=(0.0, 0.0, 0.0)):
     """Cubic grid centred on the cerebrum holding the whole head plus a margin.
 
+    ``shift`` (mm, each below one voxel) moves the voxel centres, i.e. resamples the same anatomy.
     Returns ``(xs, ys, zs, affine)``: 1-D float32 world coordinates (mm) of the voxel centres along
     each axis and the 4x4 voxel-to-world affine (RAS+, axis aligned).
     """
@@ -88,10 +89,11 @@ def grid(p: dict, voxel: float):
                -(g["pf_c"][2] - g["pf_ax"][2]) + g["skull"] + g["scalp"]) + 6.0
     n = int(np.ceil(2.0 * half / voxel))
     n += n % 2
-    ax = ((np.arange(n) - (n - 1) / 2.0) * voxel).astype(np.float32)
+    base = (np.arange(n) - (n - 1) / 2.0) * voxel
+    axes = [(base + float(d)).astype(np.float32) for d in shift]
     affine = np.diag([voxel, voxel, voxel, 1.0])
-    affine[:3, 3] = float(ax[0])
-    return ax, ax.copy(), ax.copy(), affine
+    affine[:3, 3] = [float(a[0]) for a in axes]
+    return axes[0], axes[1], axes[2], affine
 
 
 def intracranial_sd(X, Y, Z, p: dict, g: dict, cerebellum: bool = True):
@@ -171,6 +173,8 @@ def cerebrum(X, Y, Z, p: dict, g: dict, sulci: dict):
     f = d0.copy()
     if gmax:
         inner = gmax + g["t"] + 5.0 * v
+        medial = [m[2] for m in sulci["medial_right"] + sulci["medial_left"]]
+        x_mid = g["fiss"] / 2.0 + (max(medial) if medial else 0.0) + g["t"] + 1.0
         shell = (d0 > -inner) & (d0 < 4.0 * v)
         Xb, Yb, Zb = np.broadcast_arrays(X, Y, Z)
         az = np.where(Zb < 0, p["cer_az_bot"], p["cer_az_top"])
@@ -185,6 +189,8 @@ def cerebrum(X, Y, Z, p: dict, g: dict, sulci: dict):
             # fade the grooves out deep inside and far outside so that f stays continuous
             ds = d0[sel]
             w = smoothstep((ds + inner) / (3.0 * v)) * smoothstep((4.0 * v - ds) / (2.0 * v))
+            # lateral grooves stay clear of the medial face and its grooves (no meeting under a bridge)
+            w = w * smoothstep((np.abs(Xb[sel]) - x_mid) / 3.0)
             f[sel] += w * cortex.groove_depth(ux / norm, uy / norm, uz / norm, sulci[side])
     yn, zn = Y / p["cer_ay"], Z / p["cer_az_top"]
     gm_r = cortex.medial_groove_depth(yn, zn, p["cer_ay"], p["cer_az_top"], sulci["medial_right"])

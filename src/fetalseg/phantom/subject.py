@@ -82,9 +82,16 @@ def make_subject(ga: float, pathology: str = "normal", severity: float = 1.0, vo
     width = biometry_truth.brain_width(p, sulci, voxel)
     if np.isfinite(width):
         p["cer_ax"] += 0.5 * (p["target_bBIP"] - width)
-    xs, ys, zs, affine = labelmap.grid(p, voxel)
-    gen, depth = labelmap.build(p, sulci, xs, ys, zs, voxel)
-    fixes = topology.guard(gen)
+    # sampling a smooth anatomy can still leave a voxel-scale defect that the guard cannot mend; the
+    # same anatomy is then resampled on a grid shifted by a fraction of a voxel (up to 3 times)
+    for attempt in range(4):
+        shift = tuple(((attempt * f) % 1.0) * voxel for f in (0.37, 0.61, 0.23))
+        xs, ys, zs, affine = labelmap.grid(p, voxel, shift)
+        gen, depth = labelmap.build(p, sulci, xs, ys, zs, voxel)
+        fixes = topology.guard(gen)
+        fixes["grid_attempt"] = attempt
+        if fixes["on_target"]:
+            break
     acq = acquisition.draw_acquisition(site, rng_acq)
     means = contrast.apply_site_contrast(contrast.tissue_means(ga), acq["contrast"], acq["gamma"], acq["csf"])
     clean = contrast.render(gen, depth, ga, means, acq["texture"], rng_img)

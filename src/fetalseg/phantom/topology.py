@@ -136,6 +136,7 @@ def guard(lab: np.ndarray, max_cavity: int = 64) -> dict[str, int]:
     report["cavities"] = filled
     cache: dict = {}
     report["handle_fixes"] = sum(repair_handles(lab, sizes=(n,), cache=cache) for n in REPAIR_SIZES)
+    report["on_target"] = int(on_target(lab))
     if report["handle_fixes"]:
         for tissue in (1, 3, 2, 4, 6, 5, 7):
             report["stray_components"] += keep_main_components(lab, tissue, keep=2 if tissue == 2 else 1)
@@ -143,6 +144,14 @@ def guard(lab: np.ndarray, max_cavity: int = 64) -> dict[str, int]:
 
 
 TARGETS = {1: (1, 0, 0), 2: (2, 0, 0), 3: (1, 0, 0), 4: (1, 0, 0), 5: (1, 0, 0), 6: (1, 0, 0), 7: (1, 0, 0)}
+
+
+def on_target(lab: np.ndarray) -> bool:
+    """Whether every FeTA tissue of a GENERATION label map has its target Betti numbers."""
+    from ..metrics import betti_numbers
+
+    fe = _feta(lab)
+    return all(betti_numbers(fe == t) == target for t, target in TARGETS.items())
 
 
 def _feta(lab: np.ndarray) -> np.ndarray:
@@ -277,7 +286,7 @@ def repair_handles(lab: np.ndarray, max_fixes: int = 24, sizes=REPAIR_SIZES, cac
     screen, then an exhaustive hierarchical scan if that finds none); in each, the voxels of the
     core (the box plus one voxel) are replaced by the 3x3x3 majority label, or the tissue is filled
     into / cut out of the core. A change is kept only if the summed handles and cavities of all
-    tissues in a margin around the box go down and no tissue splits. Returns the fixes kept.
+    tissues in a margin around the box go down and no tissue splits or merges. Returns the fixes kept.
     ``cache`` (a dict shared by successive calls) keeps the box screening of a tissue for all
     :data:`REPAIR_SIZES` until a fix changes the label map.
     """
@@ -340,7 +349,8 @@ def _try_fix(lab: np.ndarray, fe: np.ndarray, tissue: int, corner, size: int) ->
             region = np.isin(sub, TISSUES[tissue])
             _give_to_neighbours(sub, region, TISSUES[tissue])
         new_fe = _feta(lab[outer])
-        if _excess(new_fe) < before and all(betti_numbers(new_fe == t)[0] <= b0_before[t] for t in TARGETS):
+        # keep the change only if handles/cavities go down and no tissue splits or merges
+        if _excess(new_fe) < before and all(betti_numbers(new_fe == t)[0] == b0_before[t] for t in TARGETS):
             fe[outer] = new_fe
             return 1
         lab[core] = saved
