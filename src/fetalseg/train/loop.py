@@ -157,6 +157,7 @@ def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None
     try:
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
+        torch.backends.mkldnn.deterministic = True  # oneDNN: same inputs, same bits (no measurable cost here)
         resume_from = _prepare_run_dir(cfg, run_dir, resume)
         ddp.barrier(info)
         dev = info.device
