@@ -53,13 +53,24 @@ def make_optimiser(params, spec):
     return torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
 
 
+def cpu_has_bf16() -> bool:
+    """True when the CPU has native bf16 instructions (AVX512-BF16 or AMX), where oneDNN's bf16 kernels
+    roughly halve the step time; without them bf16 is emulated and slower (Linux; else assumes AVX512 suffices)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            flags = f.read()
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+    except OSError:
+        return torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+
+
 def use_bf16(setting: str, device: torch.device) -> bool:
-    """'true'/'false' as given; 'auto': on for CPU (oneDNN bf16 kernels) and for GPUs that support bf16."""
+    """'true'/'false' as given; 'auto': on for GPUs that support bf16 and CPUs with native bf16 instructions."""
     if setting != "auto":
         return setting == "true"
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu"
+    return device.type == "cpu" and cpu_has_bf16()
 
 
 def dice_per_label(pred: np.ndarray, target: np.ndarray, labels=FG) -> dict[int, float]:
