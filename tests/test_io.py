@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import nibabel as nib
 import numpy as np
@@ -134,6 +135,9 @@ def test_save_refuses_overwrite_and_leaves_no_temporary(tmp_path):
     save_image(img.with_data(np.ones((3, 3, 3), np.uint8)), p, overwrite=True)
     assert np.asanyarray(nib.load(p).dataobj).max() == 1
     assert sorted(f.name for f in tmp_path.iterdir()) == ["x.nii.gz"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
     write_text(tmp_path / "t.txt", "hi")
     with pytest.raises(InputError):
         write_text(tmp_path / "t.txt", "again")
