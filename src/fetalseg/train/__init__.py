@@ -10,7 +10,7 @@
 from .checkpoint import load_checkpoint, restore, save_checkpoint
 from .config import DatasetSpec, OptimSpec, TrainConfig, ValidationSpec
 from .curves import plot_curves, read_log
-from .data import RandomSource, SynthSource, load_validation, make_source, normalise_percentile, step_seed
+from .data import RandomSource, SynthSource, load_validation, make_source, step_seed
 from .export import export_run
 from .loop import dice_per_label, evaluate, train
 from .loss import DeepSupervisionLoss, level_weights
@@ -18,6 +18,6 @@ from .loss import DeepSupervisionLoss, level_weights
 __all__ = [
     "TrainConfig", "DatasetSpec", "ValidationSpec", "OptimSpec", "train", "export_run",
     "DeepSupervisionLoss", "level_weights", "save_checkpoint", "load_checkpoint", "restore",
-    "SynthSource", "RandomSource", "make_source", "load_validation", "normalise_percentile", "step_seed",
+    "SynthSource", "RandomSource", "make_source", "load_validation", "step_seed",
     "plot_curves", "read_log", "dice_per_label", "evaluate",
 ]

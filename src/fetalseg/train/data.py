@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..io.intensity import normalise_percentile
 
 
 class BatchSource(Protocol):
@@ -191,18 +192,6 @@ def make_source(cfg, rank: int = 0, device="cpu") -> BatchSource:
 
 
 # ---------------------------------------------------------------------------------------------
-def normalise_percentile(data: np.ndarray, low: float = 0.5, high: float = 99.5) -> np.ndarray:
-    """Map the ``low`` and ``high`` percentiles of all voxels to 0 and 1, clip to [0, 1] (float32).
-
-    This is the ``{"method": "percentile"}`` normalisation of the model card. A constant image gives zeros.
-    """
-    data = np.asarray(data, dtype=np.float32)
-    lo, hi = np.percentile(data, [low, high])
-    if hi <= lo:
-        return np.zeros_like(data)
-    return np.clip((data - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
-
-
 @dataclass
 class ValidationCase:
     """One real validation pair: ``image`` float32 [1, 1, X, Y, Z] normalised, ``target`` uint8 (X, Y, Z) FeTA."""
