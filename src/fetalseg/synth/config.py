@@ -176,16 +176,10 @@ class SynthConfig:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "SynthConfig":
         """Read a YAML file holding a (partial) mapping of fields; missing fields keep defaults."""
-        import yaml
+        from ..io.yamlfile import read_yaml_mapping
 
         p = Path(path)
-        if not p.is_file():
-            raise InputError(p, "file not found")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise InputError(p, f"not valid YAML ({str(exc).splitlines()[0]})") from None
-        return cls.from_dict(data, source=p)
+        return cls.from_dict(read_yaml_mapping(p, "synth config"), source=p)
 
     def to_yaml(self, path: str | os.PathLike | None = None, *, overwrite: bool = False) -> str:
         """The YAML text of :meth:`to_dict`; also written atomically to ``path`` when given."""

@@ -146,17 +146,10 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "TrainConfig":
         """Read a YAML config; raises :class:`InputError` for a missing, unparsable or invalid file."""
-        import yaml
+        from ..io.yamlfile import read_yaml_mapping
 
         path = Path(path)
-        if not path.is_file():
-            raise InputError(path, "config file not found")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise InputError(path, f"not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(raw, dict):
-            raise InputError(path, "config must be a YAML mapping")
+        raw = read_yaml_mapping(path, "config")
         try:
             return cls.from_dict(raw, base=path.resolve().parent)
         except (TypeError, ValueError) as exc:
