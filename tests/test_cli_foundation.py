@@ -82,3 +82,14 @@ def test_relabel_and_resample_round_trip(cli, tmp_path):
     # 2x upsampling then nearest back to the original centres: labels agree almost everywhere
     agree = (np.asanyarray(nib.load(back).dataobj) == feta).mean()
     assert agree > 0.9
+
+
+def test_nifti_inputs_flat_folder_of_bids_named_files_is_not_a_dataset(tmp_path):
+    from fetalseg.cli.common import nifti_inputs
+
+    for name in ("sub-01_rec-x_dseg.nii.gz", "sub-02_rec-x_dseg.nii.gz", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in nifti_inputs([tmp_path])] == ["sub-01_rec-x_dseg.nii.gz", "sub-02_rec-x_dseg.nii.gz"]
+    (tmp_path / "sub-03" / "anat").mkdir(parents=True)
+    (tmp_path / "sub-03" / "anat" / "sub-03_rec-x_T2w.nii.gz").write_bytes(b"")
+    assert [p.name for p in nifti_inputs([tmp_path], kind="t2w")] == ["sub-03_rec-x_T2w.nii.gz"]
