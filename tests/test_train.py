@@ -240,7 +240,7 @@ def test_to_resolution_halves_grid_and_keeps_volumes():
         assert (low.data == v).sum() * 8 == pytest.approx((lab == v).sum(), rel=0.15)
 
 
-@pytest.mark.parametrize("name", ["tiny", "sb-atlas", "sb-atlas-short"])
+@pytest.mark.parametrize("name", ["tiny", "sb-atlas", "sb-atlas-short", "default-model"])
 def test_shipped_configs_split_the_atlas(name, sb_atlas):
     from pathlib import Path
 
