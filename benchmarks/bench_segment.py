@@ -1,16 +1,18 @@
 """Benchmark ``fetalseg segment``: a 256^3, 0.5 mm volume end to end on CPU, against an nnU-Net-style baseline.
 
 Pipeline runs (each in a fresh subprocess so that its peak RAM is its own): read the NIfTI, segment
-with the default-size network (random weights, ``torch.manual_seed(0)``; speed does not depend on
-the weights) at 0.8 mm with the brain-centred crop, post-process, QC, map back to 0.5 mm, write the
-uint8 label map. Configurations: no TTA, left-right TTA, and both again with bfloat16 autocast.
+with a default-size network with the brain-centred crop, post-process, QC, map back to 0.5 mm, write
+the uint8 label map. Two models: the shipped model (``fetalseg/models/default``, at its card's
+resolution, 1.6 mm) and the same network with random weights (``torch.manual_seed(0)``) at 0.8 mm, the
+finer grid a user's own model may use. Configurations: no TTA, left-right TTA, and both again with
+bfloat16 autocast.
 
 Baseline (nnU-Net style): the same network on the native 0.5 mm grid (whole 256^3 field of view),
 sliding windows of the training patch size (128^3) with 50 % overlap and Gaussian blending, as
 nnU-Net predicts (without its mirroring TTA). Its time is ESTIMATED: a fixed subset of its windows
 is timed and scaled to the full window count (printed), plus the measured cost of the blending.
 
-Usage: ``python benchmarks/bench_segment.py [--threads 2] [--baseline-windows 2] [--quick]``
+Usage: ``python benchmarks/bench_segment.py [--threads 2] [--baseline-windows 2] [--quick] [--model shipped|random-0.8]``
 (``--quick``: 128^3 at 1 mm, for a smoke test).
 """
 
@@ -60,8 +62,13 @@ def run_pipeline(args) -> None:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    pred = Predictor(build_network("default"), resolution_mm=0.8, divisor=16, patch_size=(128, 128, 128),
-                     precision=args.precision, name="default-random")
+    if args.model == "shipped":  # the installed default model, at its card's resolution
+        from fetalseg.infer.models import load_predictor
+
+        pred = load_predictor(None, precision=args.precision)
+    else:  # the same network size with random weights at 0.8 mm (a finer model grid costs more)
+        pred = Predictor(build_network("default"), resolution_mm=0.8, divisor=16, patch_size=(128, 128, 128),
+                         precision=args.precision, name="default-random")
     t0 = time.perf_counter()
     img = load_image(args.input)
     t1 = time.perf_counter()
@@ -133,6 +140,8 @@ def main() -> None:
     ap.add_argument("--tta", action="store_true")
     ap.add_argument("--precision", default="float32")
     ap.add_argument("--skip-bf16", action="store_true")
+    ap.add_argument("--model", choices=["shipped", "random-0.8"], default=None,
+                    help="Only this model (default: both the shipped model and a random 0.8 mm one).")
     args = ap.parse_args()
     if args.child == "pipeline":
         return run_pipeline(args)
@@ -143,22 +152,25 @@ def main() -> None:
 
     n, sp = (128, 1.0) if args.quick else (256, 0.5)
     load = os.getloadavg()[0]
-    print(f"bench_segment: {n}^3 at {sp} mm, default network (random weights), {args.threads} threads, "
+    print(f"bench_segment: {n}^3 at {sp} mm, default-size network (shipped model, and random weights at 0.8 mm), "
+          f"{args.threads} threads, "
           f"load average {load:.1f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "t2w.nii.gz", Path(tmp) / "dseg.nii.gz"
         data, aff = phantom(n, sp)
         nib.save(nib.Nifti1Image(data, aff), src)
         rows = []
-        configs = [("float32", False), ("float32", True)]
+        models = [args.model] if args.model else ["shipped", "random-0.8"]
+        configs = [(m, "float32", False) for m in models] + [(m, "float32", True) for m in models]
         if not args.skip_bf16:
-            configs += [("bfloat16", False), ("bfloat16", True)]
-        for prec, tta in configs:
-            extra = ["--input", str(src), "--output", str(dst), "--precision", prec] + (["--tta"] if tta else [])
+            configs += [(m, "bfloat16", t) for m in models for t in (False, True)]
+        for model, prec, tta in configs:
+            extra = ["--input", str(src), "--output", str(dst), "--precision", prec, "--model", model]
+            extra += ["--tta"] if tta else []
             r = child("pipeline", extra, args)
-            rows.append((prec, tta, r))
+            rows.append((f"{model}, {prec}", tta, r))
             st = ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items())
-            print(f"  pipeline {prec:8s} tta={'LR ' if tta else 'off'}: {r['total_s']:6.1f} s end to end "
+            print(f"  pipeline {model:10s} {prec:8s} tta={'LR ' if tta else 'off'}: {r['total_s']:6.1f} s end to end "
                   f"(load {r['load_s']:.1f}, {st}, save {r['save_s']:.1f}); peak RAM {r['peak_rss_gb']:.2f} GB",
                   flush=True)
         b = child("baseline", ["--input", str(src), "--baseline-windows", str(args.baseline_windows)], args)
