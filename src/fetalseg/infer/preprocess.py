@@ -23,6 +23,7 @@ import nibabel.orientations as nio
 import numpy as np
 
 from ..io import Image, resample, voxel_map
+from ..io.image import affine_spacing, affine_voxel_volume
 from ..io.intensity import normalise_percentile
 
 DEFAULT_NORMALISATION = {"method": "percentile", "low": 0.5, "high": 99.5}
@@ -43,11 +44,11 @@ class ModelGrid:
 
     @property
     def spacing(self) -> np.ndarray:
-        return np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0))
+        return affine_spacing(self.affine)
 
     @property
     def voxel_volume(self) -> float:
-        return float(abs(np.linalg.det(self.affine[:3, :3])))
+        return affine_voxel_volume(self.affine)
 
 
 def normalise(data: np.ndarray, spec: dict | None) -> np.ndarray:

@@ -8,6 +8,16 @@ from pathlib import Path
 import numpy as np
 
 
+def affine_spacing(affine: np.ndarray) -> np.ndarray:
+    """Voxel size in mm along each array axis, shape (3,): the column norms of the affine's linear part."""
+    return np.sqrt((np.asarray(affine, dtype=np.float64)[:3, :3] ** 2).sum(axis=0))
+
+
+def affine_voxel_volume(affine: np.ndarray) -> float:
+    """Volume of one voxel in mm^3: the absolute determinant of the affine's linear part."""
+    return float(abs(np.linalg.det(np.asarray(affine, dtype=np.float64)[:3, :3])))
+
+
 @dataclass
 class Image:
     """A 3-D volume in world space.
@@ -44,12 +54,12 @@ class Image:
     @property
     def spacing(self) -> np.ndarray:
         """Voxel size in mm along each array axis, shape (3,), from the affine's column norms."""
-        return np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0))
+        return affine_spacing(self.affine)
 
     @property
     def voxel_volume(self) -> float:
         """Volume of one voxel in mm^3 (absolute determinant of the affine's linear part)."""
-        return float(abs(np.linalg.det(self.affine[:3, :3])))
+        return affine_voxel_volume(self.affine)
 
     def with_data(self, data: np.ndarray, affine: np.ndarray | None = None) -> "Image":
         """A copy holding ``data`` (and optionally a new affine), keeping the header."""
