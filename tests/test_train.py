@@ -169,7 +169,12 @@ def test_tiny_training_loss_falls_and_run_folder(tmp_path):
     val = [r for r in rows if not math.isnan(r["val_mean"])]
     assert [r["step"] for r in val] == [20, 40]
     assert all(0 <= r["val_mean"] <= 1 for r in val)
-    assert summary["best_dice"] == pytest.approx(max(r["val_mean"] for r in val))
+    # The log rounds to 6 significant digits and the summary does not: compare the step that was chosen,
+    # and the values only to the log's precision (which side of a rounding boundary falls is CPU-dependent).
+    best_row = max(val, key=lambda r: r["val_mean"])
+    assert summary["best_step"] == best_row["step"] or math.isclose(
+        summary["best_dice"], best_row["val_mean"], abs_tol=1e-5)
+    assert summary["best_dice"] == pytest.approx(best_row["val_mean"], abs=1e-5)
     best = load_checkpoint(run / "checkpoints" / "best.pt")
     assert best["step"] == summary["best_step"]
     assert np.mean([r["loss"] for r in rows[-10:]]) < np.mean([r["loss"] for r in rows[:10]])

@@ -49,6 +49,11 @@ class SynthConfig:
     """Scaling-and-squaring steps."""
     p_flip: float = 0.5
     """Probability of a left-right (first axis) flip."""
+    p_label_centre: float = 0.0
+    """Probability that the output grid is centred on a random voxel of one FeTA label 1-7 (drawn uniformly
+    among the labels present) instead of the brain centre: patches smaller than the brain then see every
+    structure, small ones as often as large ones (nnU-Net's foreground oversampling, per label). 0 keeps
+    the random stream of earlier versions unchanged."""
     label_interpolation: str = "nearest"
     """'nearest' (one grid_sample) or 'linear' (one-hot: each label value resampled linearly, the
     largest wins; smoother boundaries, one grid_sample per label value present)."""
@@ -200,7 +205,8 @@ class SynthConfig:
     def all_on(cls, **changes) -> "SynthConfig":
         """Every step with probability 1 (the speed benchmark's 'every step' setting)."""
         ps = {f.name: 1.0 for f in fields(cls) if f.name.startswith("p_") and f.name not in
-              ("p_t2_prior", "p_background_zero", "p_anisotropic", "p_rician", "p_flip")}
+              ("p_t2_prior", "p_background_zero", "p_anisotropic", "p_rician", "p_flip",
+               "p_label_centre")}
         ps.update(changes)
         return cls(**ps)
 

@@ -98,6 +98,26 @@ def brain_centre(labels: torch.Tensor) -> list[float]:
     return centre
 
 
+def draw_label_centre(labels: torch.Tensor, g: torch.Generator, p: float) -> list[float] | None:
+    """With probability ``p``, a random voxel (index coordinates, floats) of one FeTA label 1-7 drawn
+    uniformly among the labels present in ``labels`` (generation labels or sub-class maps); else None
+    (centre on the brain). Always consumes the same number of draws from ``g`` when ``p`` is on."""
+    from . import random as R
+
+    on = R.chance(g, p)
+    u_label, u_voxel = R.uniform(g, 0.0, 1.0), R.uniform(g, 0.0, 1.0)
+    if not on:
+        return None
+    feta = _feta_lut(labels.device)[labels.long()]
+    present = [v for v in range(1, 8) if bool((feta == v).any())]
+    if not present:
+        return None
+    v = present[min(int(u_label * len(present)), len(present) - 1)]
+    idx = torch.nonzero(feta == v)
+    row = idx[min(int(u_voxel * len(idx)), len(idx) - 1)]
+    return [float(x) for x in row.tolist()]
+
+
 class SynthGenerator:
     """SynthSeg-style generator of (image, target) pairs from label maps.
 
@@ -128,6 +148,8 @@ class SynthGenerator:
         p["resolution"] = resolution.draw_resolution(cfg, g, spacing)
         p["motion"] = artefacts.draw_motion(cfg, g)
         p["noise"] = noise.draw_noise(cfg, g)
+        if cfg.p_label_centre > 0:  # drawn last and only when asked: other draws keep their stream
+            p["centre"] = draw_label_centre(labels, g, cfg.p_label_centre)
         return p
 
     def apply(self, labels: torch.Tensor, p: dict, image: torch.Tensor | None = None):
@@ -140,7 +162,8 @@ class SynthGenerator:
         """
         out_shape = self.config.output_shape
         dev = labels.device
-        grid = spatial.sampling_grid(p["spatial"], labels.shape, out_shape, brain_centre(labels), dev)
+        centre = p.get("centre") or brain_centre(labels)
+        grid = spatial.sampling_grid(p["spatial"], labels.shape, out_shape, centre, dev)
         lab, real = spatial.warp(grid, labels, None if image is None else image.reshape(1, *labels.shape),
                                  flip=p["spatial"]["flip"], label_mode=self.config.label_interpolation)
         lab = inflation.apply_inflation(lab, p["inflation"])

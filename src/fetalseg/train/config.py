@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-SOURCES = ("synth", "random")
+SOURCES = ("synth", "mixed", "random")
 OPTIMISERS = ("adamw", "sgd")
 
 
@@ -35,6 +35,9 @@ class DatasetSpec:
     include: list[str] | None = None
     exclude: list[str] = field(default_factory=list)
     weight: float = 1.0
+    images: bool = False
+    """``source: mixed`` only: the T2w image next to each label map (``*_T2w`` beside ``*_dseg``) is also
+    used as a real training image (spatial + intensity augmentation, :mod:`fetalseg.synth.real`)."""
 
 
 @dataclass
@@ -61,6 +64,8 @@ class OptimSpec:
     momentum: float = 0.99
     poly_power: float = 0.9
     grad_clip: float = 12.0
+    warmup_steps: int = 0
+    """Linear learning-rate warm-up from lr / warmup_steps to lr over the first steps (warm starts)."""
 
 
 @dataclass
@@ -75,6 +80,11 @@ class TrainConfig:
     resolution_mm: float = 0.8
     network: dict = field(default_factory=lambda: {"preset": "default"})
     source: str = "synth"
+    real_fraction: float = 0.5
+    """``source: mixed``: probability that a sample is an augmented real image rather than a synthetic one."""
+    init_from: str | None = None
+    """A model file (``.safetensors`` from ``fetalseg export``) whose weights start the run (warm start);
+    its network must equal ``network``. Ignored when resuming from a checkpoint."""
     synth: dict = field(default_factory=dict)
     synth_config: str | None = None
     datasets: list[DatasetSpec] = field(default_factory=list)
@@ -105,8 +115,14 @@ class TrainConfig:
             raise ValueError(f"resolution_mm must be > 0, got {self.resolution_mm}")
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
-        if self.source == "synth" and not self.datasets:
-            raise ValueError("source 'synth' needs at least one entry in datasets")
+        if self.source in ("synth", "mixed") and not self.datasets:
+            raise ValueError(f"source {self.source!r} needs at least one entry in datasets")
+        if self.source == "mixed" and not any(d.images for d in self.datasets):
+            raise ValueError("source 'mixed' needs a dataset with images: true")
+        if not 0.0 <= self.real_fraction <= 1.0:
+            raise ValueError(f"real_fraction must be in [0, 1], got {self.real_fraction}")
+        if self.optim.warmup_steps < 0:
+            raise ValueError(f"optim.warmup_steps must be >= 0, got {self.optim.warmup_steps}")
         if self.optim.name not in OPTIMISERS:
             raise ValueError(f"optim.name must be one of {OPTIMISERS}, got {self.optim.name!r}")
         if self.optim.lr <= 0 or self.optim.poly_power < 0:
@@ -172,6 +188,8 @@ class TrainConfig:
             self.synth_config = fix(self.synth_config)
         if self.sampler_weights:
             self.sampler_weights = fix(self.sampler_weights)
+        if self.init_from:
+            self.init_from = fix(self.init_from)
 
     def to_dict(self) -> dict:
         out = asdict(self)

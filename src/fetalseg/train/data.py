@@ -8,7 +8,9 @@ uninterrupted run would have seen, and every DDP rank draws its own samples.
 
 * :class:`SynthSource` (``source: synth``): label maps of several datasets, picked by dataset weight
   then uniformly within a dataset, turned into images by :class:`fetalseg.synth.SynthGenerator`
-  on the training device;
+  on the training device; with ``source: mixed``, a map that has a real T2w image (datasets with
+  ``images: true``) is, with probability ``real_fraction``, that image spatially and intensity augmented
+  (:mod:`fetalseg.synth.real`) instead of a synthetic one;
 * :class:`RandomSource` (``source: random``): uniform noise and random labels, for speed benchmarks only.
 """
 
@@ -96,10 +98,14 @@ class SynthSource:
     map_weights : list of float, optional
         One weight per map (pools concatenated in order), e.g. the shape-sampler weights of
         ``fetalseg synth weights``; when given, maps are drawn by these weights instead.
+    images : list of list of (FloatTensor [X, Y, Z] or None), optional
+        Real images in [0, 1] on the grids of ``pools`` (None where a map has none), for mixed training.
+    real_fraction : float
+        Probability that a map with an image gives its augmented real image instead of a synthetic one.
     """
 
     def __init__(self, pools, weights, synth_config, batch_size=1, seed=0, rank=0, device="cpu",
-                 map_weights=None):
+                 map_weights=None, images=None, real_fraction=0.0):
         from ..synth import SynthGenerator
 
         if len(pools) != len(weights) or not pools or any(not p for p in pools):
@@ -109,6 +115,12 @@ class SynthSource:
         w = torch.tensor(weights, dtype=torch.float64)
         self.weights = w / w.sum()
         self.generator = SynthGenerator(synth_config)
+        self.images = None
+        if images is not None and real_fraction > 0:
+            if [len(x) for x in images] != [len(p) for p in pools]:
+                raise ValueError("images must have one entry (tensor or None) per label map")
+            self.images = [[None if im is None else im.to(self.device) for im in pool] for pool in images]
+        self.real_fraction = float(real_fraction)
         self.batch_size, self.seed, self.rank = batch_size, seed, rank
         self.index = [(d, i) for d, pool in enumerate(self.pools) for i in range(len(pool))]
         self.map_weights = None
@@ -130,9 +142,26 @@ class SynthSource:
 
     def next_batch(self, step: int):
         g = torch.Generator().manual_seed(step_seed(self.seed, self.rank, step))
-        maps = [self.pools[d][i] for d, i in (self.pick(g) for _ in range(self.batch_size))]
-        batch = self.generator.sample(maps, g)
-        return batch.image.to(self.device), batch.target.to(self.device)
+        picks = [self.pick(g) for _ in range(self.batch_size)]
+        if self.images is None:
+            batch = self.generator.sample([self.pools[d][i] for d, i in picks], g)
+            return batch.image.to(self.device), batch.target.to(self.device)
+        from ..synth import random as R
+        from ..synth.generator import _feta_lut
+        from ..synth.real import apply_real, draw_real
+
+        cfg, images, targets = self.generator.config, [], []
+        for d, i in picks:
+            m, real = self.pools[d][i], self.images[d][i]
+            if real is not None and R.chance(g, self.real_fraction):
+                x, lab = apply_real(cfg, m.long(), real, draw_real(cfg, m.long(), g, cfg.voxel_mm))
+                images.append(x[None].float())
+                targets.append(_feta_lut(lab.device)[lab.long()])
+            else:
+                b = self.generator.sample([m], g)
+                images.append(b.image[0])
+                targets.append(b.target[0])
+        return torch.stack(images).to(self.device), torch.stack(targets).to(self.device)
 
     @classmethod
     def from_config(cls, cfg, rank: int = 0, device="cpu") -> "SynthSource":
@@ -142,17 +171,35 @@ class SynthSource:
         sc = SynthConfig.from_yaml(cfg.synth_config) if cfg.synth_config else SynthConfig()
         sc = SynthConfig.from_dict({**sc.to_dict(), **cfg.synth, "output_shape": list(cfg.patch_size),
                                     "voxel_mm": cfg.resolution_mm})
-        pools, all_files = [], []
+        pools, all_files, reals = [], [], []
+        mixed = cfg.source == "mixed"
         for k, spec in enumerate(cfg.datasets):
             files = dataset_files(spec)
             all_files += files
-            images = [to_resolution(im, cfg.resolution_mm) for im in load_label_maps(files, spec.convention)]
-            pools.append([torch.from_numpy(np.ascontiguousarray(im.data)).to(torch.uint8) for im in images])
+            maps = [to_resolution(im, cfg.resolution_mm) for im in load_label_maps(files, spec.convention)]
+            pools.append([torch.from_numpy(np.ascontiguousarray(im.data)).to(torch.uint8) for im in maps])
+            reals.append([real_image(f, m) if mixed and spec.images else None for f, m in zip(files, maps)])
         map_weights = None
         if cfg.sampler_weights:
             map_weights = weights_for_files(cfg.sampler_weights, all_files)
         return cls(pools, [d.weight for d in cfg.datasets], sc, cfg.batch_size, cfg.seed, rank, device,
-                   map_weights=map_weights)
+                   map_weights=map_weights, images=reals if mixed else None,
+                   real_fraction=cfg.real_fraction if mixed else 0.0)
+
+
+def real_image(label_file, labels) -> torch.Tensor:
+    """The T2w image next to ``label_file`` on the grid of the (resampled) label Image ``labels``,
+    percentile-normalised to [0, 1] as at inference (float32 tensor). InputError when there is none."""
+    from ..io import load_image, resample_image
+    from ..synth import matching_image
+
+    t2w = matching_image(label_file)
+    if t2w is None:
+        raise InputError(label_file, "has no T2w image next to it (the dataset has images: true)")
+    img = load_image(t2w)
+    if img.shape != labels.shape or not np.allclose(img.affine, labels.affine, atol=1e-3):
+        img = resample_image(img, (labels.shape, labels.affine))
+    return torch.from_numpy(normalise_percentile(img.data))
 
 
 def weights_for_files(path, files) -> list[float]:
@@ -188,6 +235,7 @@ def make_source(cfg, rank: int = 0, device="cpu") -> BatchSource:
     """The batch source named by ``cfg.source``."""
     if cfg.source == "random":
         return RandomSource(cfg.patch_size, cfg.batch_size, cfg.seed, rank, device)
+    # synth and mixed
     return SynthSource.from_config(cfg, rank, device)
 
 

@@ -36,13 +36,25 @@ IGNORED_ON_RESUME = {"device", "threads"}
 
 
 class PolyDecay:
-    """Learning-rate factor ``(1 - step / steps) ** power`` (a class so the scheduler state is plain data)."""
+    """Learning-rate factor ``(1 - step / steps) ** power``, times ``(step + 1) / warmup`` during the first
+    ``warmup`` steps (a class so the scheduler state is plain data)."""
 
-    def __init__(self, steps: int, power: float):
-        self.steps, self.power = int(steps), float(power)
+    def __init__(self, steps: int, power: float, warmup: int = 0):
+        self.steps, self.power, self.warmup = int(steps), float(power), int(warmup)
 
     def __call__(self, step: int) -> float:
-        return max(0.0, 1.0 - min(step, self.steps) / self.steps) ** self.power
+        ramp = min(1.0, (step + 1) / self.warmup) if self.warmup > 0 else 1.0
+        return ramp * max(0.0, 1.0 - min(step, self.steps) / self.steps) ** self.power
+
+
+def load_initial_weights(net, path, network: dict) -> None:
+    """Copy the weights of model file ``path`` into ``net``; InputError when its network differs."""
+    from ..nets import NetConfig, load_model
+
+    src, card = load_model(path)
+    if NetConfig.from_dict(card.get("network")).to_dict() != NetConfig.from_dict(network).to_dict():
+        raise InputError(path, f"init_from network {card.get('network')} differs from the config's {network}")
+    net.load_state_dict(src.state_dict())
 
 
 def make_optimiser(params, spec):
@@ -174,10 +186,14 @@ def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None
         dev = info.device
         bf16 = use_bf16(cfg.bf16, dev)
         torch.manual_seed(cfg.seed)
-        net = build_network(cfg.network).to(dev)
+        net = build_network(cfg.network)
+        if cfg.init_from and resume_from is None:
+            load_initial_weights(net, cfg.init_from, cfg.network)
+        net = net.to(dev)
         model = ddp.wrap(net, info)
         opt = make_optimiser(model.parameters(), cfg.optim)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, PolyDecay(cfg.steps, cfg.optim.poly_power))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, PolyDecay(cfg.steps, cfg.optim.poly_power,
+                                                                    cfg.optim.warmup_steps))
         criterion = DeepSupervisionLoss(net.n_outputs)
         source = make_source(cfg, info.rank, dev)
         has_val = cfg.validation.every > 0 and bool(cfg.validation.paths)  # same on every rank
