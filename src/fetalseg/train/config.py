@@ -2,12 +2,16 @@
 
 Relative paths in a YAML file are resolved against the folder of that file; the run folder keeps
 the resolved config (absolute paths) as ``config.yaml`` so a run can be resumed or repeated from it.
-Unknown keys are errors (a typo must not silently fall back to a default).
+Unknown keys, values of the wrong type and invalid values are :class:`~fetalseg.errors.InputError`
+naming the key (a typo must not silently fall back to a default), raised when the config is built,
+before any training work.
 """
 
 from __future__ import annotations
 
 import os
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
@@ -91,7 +95,8 @@ class TrainConfig:
     sampler_weights: str | None = None
     validation: ValidationSpec = field(default_factory=ValidationSpec)
     optim: OptimSpec = field(default_factory=OptimSpec)
-    bf16: str = "auto"
+    bf16: str | bool = "auto"
+    """'auto', 'true' or 'false' (YAML booleans accepted); normalised to one of these strings."""
     checkpoint_every: int = 100
     threads: int = 0
     device: str = "auto"
@@ -106,51 +111,62 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad field."""
+        """Raise :class:`~fetalseg.errors.InputError` naming the first bad field."""
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
-            raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
+            raise _bad("steps, batch_size and checkpoint_every must be >= 1")
         if len(self.patch_size) != 3 or min(self.patch_size) < 1:
-            raise ValueError(f"patch_size must be three positive ints, got {self.patch_size}")
+            raise _bad(f"patch_size must be three positive ints, got {self.patch_size}")
         if not self.resolution_mm > 0:
-            raise ValueError(f"resolution_mm must be > 0, got {self.resolution_mm}")
+            raise _bad(f"resolution_mm must be > 0, got {self.resolution_mm}")
         if self.source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+            raise _bad(f"source must be one of {SOURCES}, got {self.source!r}")
         if self.source in ("synth", "mixed") and not self.datasets:
-            raise ValueError(f"source {self.source!r} needs at least one entry in datasets")
+            raise _bad(f"source {self.source!r} needs at least one entry in datasets")
         if self.source == "mixed" and not any(d.images for d in self.datasets):
-            raise ValueError("source 'mixed' needs a dataset with images: true")
+            raise _bad("source 'mixed' needs a dataset with images: true")
         if not 0.0 <= self.real_fraction <= 1.0:
-            raise ValueError(f"real_fraction must be in [0, 1], got {self.real_fraction}")
+            raise _bad(f"real_fraction must be in [0, 1], got {self.real_fraction}")
         if self.optim.warmup_steps < 0:
-            raise ValueError(f"optim.warmup_steps must be >= 0, got {self.optim.warmup_steps}")
+            raise _bad(f"optim.warmup_steps must be >= 0, got {self.optim.warmup_steps}")
         if self.optim.name not in OPTIMISERS:
-            raise ValueError(f"optim.name must be one of {OPTIMISERS}, got {self.optim.name!r}")
+            raise _bad(f"optim.name must be one of {OPTIMISERS}, got {self.optim.name!r}")
         if self.optim.lr <= 0 or self.optim.poly_power < 0:
-            raise ValueError("optim.lr must be > 0 and optim.poly_power >= 0")
+            raise _bad("optim.lr must be > 0 and optim.poly_power >= 0")
         if self.bf16 not in ("auto", "true", "false"):
-            raise ValueError(f"bf16 must be auto, true or false, got {self.bf16!r}")
+            raise _bad(f"bf16 must be auto, true or false, got {self.bf16!r}")
         if self.validation.every < 0:
-            raise ValueError("validation.every must be >= 0")
+            raise _bad("validation.every must be >= 0")
         for d in self.datasets:
             if d.weight <= 0:
-                raise ValueError(f"dataset {d.name or d.paths} weight must be > 0")
+                raise _bad(f"dataset {d.name or d.paths} weight must be > 0")
             if not d.paths:
-                raise ValueError("every dataset needs paths")
+                raise _bad("every dataset needs paths")
         from ..nets import NetConfig
 
-        net = NetConfig.from_dict(self.network)
+        try:
+            net = NetConfig.from_dict(self.network)
+        except (TypeError, ValueError) as exc:
+            raise _bad(f"network: {exc}") from None
         bad = [s for s in self.patch_size if s % net.divisor]
         if bad:
-            raise ValueError(f"patch_size {self.patch_size} must be multiples of {net.divisor} for this network")
+            raise _bad(f"patch_size {self.patch_size} must be multiples of {net.divisor} for this network")
 
     # --- YAML --------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, d: dict, base: str | os.PathLike | None = None) -> "TrainConfig":
-        """Build from a plain dict; relative paths are resolved against ``base`` when given."""
+        """Build from a plain dict; relative paths are resolved against ``base`` when given.
+
+        Raises :class:`~fetalseg.errors.InputError` (without a path) naming the first unknown key,
+        value of the wrong type or invalid value.
+        """
+        if not isinstance(d, dict):
+            raise _bad("config must be a mapping of key: value")
         d = dict(d)
-        _check_keys(cls, d, "config")
+        if "datasets" in d and d["datasets"] is None:  # an empty YAML list
+            d["datasets"] = []
+        _check_fields(cls, d, "config")
         if "datasets" in d:
-            d["datasets"] = [_sub(DatasetSpec, x, f"datasets[{i}]") for i, x in enumerate(d["datasets"] or [])]
+            d["datasets"] = [_sub(DatasetSpec, x, f"datasets[{i}]") for i, x in enumerate(d["datasets"])]
         for key, kind in (("validation", ValidationSpec), ("optim", OptimSpec)):
             if key in d:
                 d[key] = _sub(kind, d[key] or {}, key)
@@ -168,8 +184,10 @@ class TrainConfig:
         raw = read_yaml_mapping(path, "config")
         try:
             return cls.from_dict(raw, base=path.resolve().parent)
-        except (TypeError, ValueError) as exc:
-            raise InputError(path, str(exc)) from None
+        except InputError as exc:
+            if exc.path is not None:
+                raise
+            raise InputError(path, exc.problem) from None
 
     def resolve_paths(self, base: str | os.PathLike) -> None:
         """Make every dataset, validation and synth-config path absolute relative to ``base``."""
@@ -202,17 +220,58 @@ class TrainConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-def _check_keys(kind, d: dict, where: str) -> None:
-    known = {f.name for f in fields(kind)}
-    unknown = sorted(set(d) - known)
+def _bad(problem: str) -> InputError:
+    """An :class:`InputError` about the config itself (the caller adds the file when there is one)."""
+    return InputError(None, problem)
+
+
+def _check_fields(kind, d: dict, where: str) -> None:
+    """Unknown keys and values of the wrong type in ``d`` (fields of dataclass ``kind``) raise InputError."""
+    hints = typing.get_type_hints(kind)
+    unknown = sorted(set(d) - set(hints))
     if unknown:
-        raise ValueError(f"unknown {where} key(s) {unknown}; known: {sorted(known)}")
+        raise _bad(f"unknown {where} key(s) {unknown}; known: {sorted(hints)}")
+    for key, value in d.items():
+        if not _has_type(value, hints[key]):
+            name = key if where == "config" else f"{where}.{key}"
+            raise _bad(f"{name} must be {_type_name(hints[key])}, got {type(value).__name__} {value!r}")
+
+
+def _has_type(value, tp) -> bool:
+    """Whether a YAML value fits annotation ``tp`` (ints pass as floats; bools are not numbers)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_has_type(value, a) for a in args)
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if is_dataclass(tp):
+        return isinstance(value, (dict, tp)) or value is None
+    if origin in (list, tuple) or tp in (list, tuple):
+        return isinstance(value, (list, tuple)) and (not args or all(_has_type(v, args[0]) for v in value))
+    if origin is dict or tp is dict:
+        return isinstance(value, dict)
+    return isinstance(value, tp)
+
+
+def _type_name(tp) -> str:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args) + (" or null" if type(None) in typing.get_args(tp) else "")
+    base = typing.get_origin(tp) or tp
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping",
+             list: "a list", tuple: "a list"}
+    text = names.get(base, "a mapping")
+    return f"{text} of {_type_name(args[0]).split(' ', 1)[-1]}s" if base in (list, tuple) and args else text
 
 
 def _sub(kind, d, where: str):
     if is_dataclass(d):
         return d
     if not isinstance(d, dict):
-        raise ValueError(f"{where} must be a mapping")
-    _check_keys(kind, d, where)
+        raise _bad(f"{where} must be a mapping")
+    _check_fields(kind, d, where)
     return kind(**d)
