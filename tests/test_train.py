@@ -159,7 +159,7 @@ def test_tiny_training_loss_falls_and_run_folder(tmp_path):
     torch.manual_seed(cfg.seed)
     before = _heldout_loss(build_network(cfg.network), source)  # the trainer's initial weights
     run = tmp_path / "run"
-    summary = train(cfg, run, show_progress=False)
+    summary = train(cfg, run)
     for name in ("config.yaml", "log.csv", "curve.png", "summary.json", "checkpoints/last.pt", "checkpoints/best.pt"):
         assert (run / name).is_file(), name
     assert (run / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -46,7 +46,7 @@ def segment(
     from ..infer import batch
     from ..infer.ensemble import MERGES
     from ..io import is_nifti_path, write_text
-    from .common import progress
+    from .common import cli_text, progress
 
     if merge not in MERGES:
         raise InputError(None, f"--merge must be one of {', '.join(MERGES)}, got {merge!r}")
@@ -66,13 +66,13 @@ def segment(
 
     from ..io import load_image, save_image
     from ..labels import FETA
-    from ..infer.predictor import resolve_device
+    from ..nets.device import resolve_device
     from ..infer.segment import as_predictors, run_segmentation
     from ..infer.tta import ALL_FLIPS, LR
 
     if threads is not None:
         torch.set_num_threads(threads)
-    dev = resolve_device(device)
+    dev = str(resolve_device(device))
     preds = as_predictors(list(model) if model else None, models_dir=models_dir, device=dev)
     for p in preds:
         p.precision = precision
@@ -124,6 +124,6 @@ def segment(
     if flagged:
         say(f"QC flagged for review: {', '.join(flagged)}")
     for job, msg in summary.failed:
-        typer.echo(f"fetalseg: failed: {msg}", err=True)
+        typer.echo(f"fetalseg: failed: {cli_text(msg)}", err=True)
     if summary.failed:
         raise typer.Exit(1)

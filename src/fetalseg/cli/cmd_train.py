@@ -24,28 +24,22 @@ def train(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
     """Train on synthetic images generated on the fly from label maps (DDP under torchrun)."""
-    import os
-
     from ..errors import InputError
     from ..train import TrainConfig
     from ..train import train as run_training
-    from .common import console
+    from ..train.ddp import env_rank
+    from .common import StepBar, console
 
     cfg = TrainConfig.from_yaml(config)
     if steps is not None:
         if steps < 1:
             raise InputError(None, "--steps must be >= 1")
         cfg.steps = steps
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(None, f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
     run_dir = output or Path("runs") / cfg.name
-    try:
-        summary = run_training(cfg, run_dir, resume=resume, device=device, show_progress=not no_progress)
-    except ValueError as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(config, str(exc)) from None
-    if int(os.environ.get("RANK", "0")) == 0:
+    # bad configuration and bad files are InputError before any work; anything later is a bug (exit 1)
+    with StepBar("train", enabled=not no_progress) as bar:
+        summary = run_training(cfg, run_dir, resume=resume, device=device, progress=bar)
+    if env_rank() == 0:
         best = summary["best_dice"]
         console().print(f"{summary['run_dir']}: {summary['steps']} steps, "
                         + (f"best validation mean Dice {best:.4f} at step {summary['best_step']}"

@@ -11,6 +11,21 @@ from ..errors import InputError
 
 OVERWRITE = typer.Option(False, "--overwrite", help="Replace existing outputs.")
 
+#: Library parameter -> command-line flag, for parameter names in library messages (see
+#: :func:`fetalseg.errors.rename_params`).
+FLAGS = {
+    "overwrite": "--overwrite", "resume": "--resume", "run_dir": "-o", "which": "--checkpoint",
+    "device": "--device", "threads": "--threads", "merge": "--merge", "model": "--model", "sites": "--sites",
+    "n": "-n", "columns": "--columns", "convention": "--convention", "shares": "--shares", "steps": "--steps",
+}
+
+
+def cli_text(text: str) -> str:
+    """A library message with its parameter names replaced by the flags of :data:`FLAGS`."""
+    from ..errors import rename_params
+
+    return rename_params(text, FLAGS)
+
 
 def console(stderr: bool = False):
     """A Rich console (stdout by default)."""
@@ -60,8 +75,43 @@ def nifti_inputs(paths: list[Path], *, kind: str = "t2w") -> list[Path]:
 
 def ensure_new(paths: list[os.PathLike], overwrite: bool) -> None:
     """Raise :class:`InputError` for the first output that exists when ``overwrite`` is false."""
+    from ..io.atomic import exists_error
+
     if overwrite:
         return
     for p in paths:
         if Path(p).exists():
-            raise InputError(p, "already exists (use --overwrite to replace it)")
+            raise exists_error(p)
+
+
+class StepBar:
+    """A Rich progress bar fed by ``bar(done, total, info)`` calls (the library's progress callbacks).
+
+    The bar appears at the first call, so processes that never report (DDP ranks other than 0)
+    draw nothing; leaving the ``with`` block stops it.
+    """
+
+    def __init__(self, name: str, enabled: bool = True):
+        self.name, self.enabled, self._bar, self._task = name, enabled, None, None
+
+    def __call__(self, done: int, total: int, info: str = "") -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+
+            self._bar = Progress(TextColumn(f"[bold]{self.name}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=console(stderr=True))
+            self._task = self._bar.add_task(self.name, total=total, completed=done, info=info)
+            self._bar.start()
+        else:
+            self._bar.update(self._task, completed=done, info=info)
+
+    def __enter__(self) -> "StepBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()

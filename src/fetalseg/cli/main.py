@@ -65,7 +65,9 @@ def run(argv: list[str] | None = None) -> None:
     except InputError as exc:
         if debug:
             raise
-        print(f"fetalseg: error: {exc.message}", file=sys.stderr)
+        from .common import cli_text
+
+        print(f"fetalseg: error: {cli_text(exc.message)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("fetalseg: interrupted", file=sys.stderr)

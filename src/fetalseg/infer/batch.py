@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 
 from ..errors import InputError
 from ..io import atomic_path, check_writable, is_nifti_path, write_text
+from ..io.atomic import exists_error
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def check_table(path: os.PathLike, overwrite: bool) -> None:
         except (OSError, UnicodeDecodeError):
             first = []
         if not first or not first[0].startswith("subject,input,"):
-            raise InputError(p, "already exists (use --overwrite to replace it)")
+            raise exists_error(p)
 
 
 def write_table(rows: list[dict], path: os.PathLike) -> None:

@@ -16,7 +16,7 @@ from .predictor import Predictor
 from .preprocess import DEFAULT_NORMALISATION
 
 HOW_TO_GET_ONE = ("train one with `fetalseg train CONFIG.yaml`, export it with "
-                  "`fetalseg export RUN -o NAME.safetensors`, then pass --model NAME.safetensors "
+                  "`fetalseg export RUN -o NAME.safetensors`, then pass `model=NAME.safetensors` "
                   "(or copy NAME.safetensors and NAME.json into the models folder)")
 
 
@@ -50,7 +50,7 @@ def resolve_model(spec: str | os.PathLike | None, models_dir: str | os.PathLike 
             return next(iter(found.values()))
         if not found:
             raise InputError(None, f"no segmentation model given and none installed in {d}: {HOW_TO_GET_ONE}")
-        raise InputError(None, f"several models installed in {d} ({', '.join(found)}): choose one with --model")
+        raise InputError(None, f"several models installed in {d} ({', '.join(found)}): choose one with `model`", param="model")
     text = os.fspath(spec)
     p = Path(text)
     if text.endswith(".safetensors") or os.sep in text or p.exists():

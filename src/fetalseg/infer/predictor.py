@@ -135,18 +135,3 @@ class Predictor:
         if out.ndim != 5 or out.shape[0] != x.shape[0] or tuple(out.shape[2:]) != tuple(x.shape[2:]):
             raise ValueError(f"network output shape {tuple(out.shape)} does not match input {tuple(x.shape)}")
         return torch.softmax(out.float(), dim=1)
-
-
-def resolve_device(device: str = "auto") -> str:
-    """'auto' -> 'cuda' when available else 'cpu'; 'cuda' without a GPU is an error."""
-    import torch
-
-    from ..errors import InputError
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(None, "--device cuda requested but no CUDA GPU is available (use --device cpu)")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise InputError(None, f"--device must be auto, cpu or cuda, got {device!r}")
-    return device

@@ -24,9 +24,7 @@ import numpy as np
 
 from ..io import Image, resample, voxel_map
 from ..io.image import affine_spacing, affine_voxel_volume
-from ..io.intensity import normalise_percentile
-
-DEFAULT_NORMALISATION = {"method": "percentile", "low": 0.5, "high": 99.5}
+from ..io.intensity import DEFAULT_NORMALISATION, normalise_percentile
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from ..labels import FETA
 from . import ensemble, preprocess, qc
 from . import tta as tta_mod
 from .postprocess import label_map, postprocess as topo_postprocess
-from .predictor import Predictor, resolve_device
+from ..nets.device import resolve_device
+from .predictor import Predictor
 from .volumes import volume_row
 
 
@@ -109,7 +110,7 @@ def run_segmentation(
     if isinstance(predictors, Predictor):
         predictors = [predictors]
     if merge not in ensemble.MERGES:
-        raise InputError(None, f"--merge must be one of {', '.join(ensemble.MERGES)}, got {merge!r}")
+        raise InputError(None, f"`merge` must be one of {', '.join(ensemble.MERGES)}, got {merge!r}", param="merge")
     flips = () if not tta else (tta_mod.LR if flips is None else flips)
     clock = _Clock()
     ref: preprocess.ModelGrid | None = None
@@ -274,9 +275,9 @@ def segment(
 
     if threads is not None:
         if int(threads) < 1:
-            raise InputError(None, f"--threads must be >= 1, got {threads}")
+            raise InputError(None, f"`threads` must be >= 1, got {threads}", param="threads")
         torch.set_num_threads(int(threads))
-    dev = resolve_device(device)
+    dev = str(resolve_device(device))
     image = _load(image_or_path)
     preds = as_predictors(model, models_dir=models_dir, device=dev)
     if precision is not None:

@@ -11,13 +11,18 @@ from typing import Iterator
 from ..errors import InputError
 
 
+def exists_error(path: str | os.PathLike, problem: str = "already exists") -> InputError:
+    """The :class:`InputError` for an output that exists and may not be replaced (``overwrite`` false)."""
+    return InputError(path, f"{problem} (use `overwrite=True` to replace it)", param="overwrite")
+
+
 def check_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Raise :class:`InputError` if ``path`` exists and ``overwrite`` is false, or is a folder."""
     p = Path(path)
     if p.is_dir():
         raise InputError(p, "is a directory, expected a file path")
     if p.exists() and not overwrite:
-        raise InputError(p, "already exists (use --overwrite to replace it)")
+        raise exists_error(p)
     return p
 
 
@@ -40,7 +45,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
         # mkstemp (and some writers, e.g. safetensors) make 0600 files: give the usual permissions
         os.chmod(tmp_path, 0o666 & ~_umask())
         if not overwrite and target.exists():
-            raise InputError(target, "appeared while writing (use --overwrite to replace it)")
+            raise exists_error(target, "appeared while writing")
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

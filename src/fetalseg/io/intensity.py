@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+#: The intensity normalisation a model expects unless its card says otherwise (model cards'
+#: ``normalisation`` field): percentiles 0.5 and 99.5 mapped to 0 and 1.
+DEFAULT_NORMALISATION = {"method": "percentile", "low": 0.5, "high": 99.5}
+
 
 def normalise_percentile(data: np.ndarray, low: float = 0.5, high: float = 99.5) -> np.ndarray:
     """Map intensities linearly so that the ``low`` and ``high`` percentiles become 0 and 1, clipped.

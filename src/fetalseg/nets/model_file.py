@@ -27,6 +27,8 @@ import torch
 
 from ..errors import InputError
 from ..io import atomic_path
+from ..io.atomic import exists_error
+from ..io.intensity import DEFAULT_NORMALISATION
 from .unet import NetConfig, SegNet, build_network
 
 FORMAT_VERSION = "1"
@@ -35,8 +37,6 @@ FORMAT_VERSION = "1"
 #: aliases are left out of the file and filled in by the shared storage on load.
 ALIAS_PREFIX = "net.skip_layers."
 
-#: Card defaults that describe the input a model expects.
-DEFAULT_NORMALISATION = {"method": "percentile", "low": 0.5, "high": 99.5}
 
 
 def feta_label_names() -> dict[str, str]:
@@ -89,7 +89,7 @@ def save_model(module_or_state, card: dict, path: str | os.PathLike, *, network:
     if not overwrite:
         for p in (path, cpath):
             if p.exists():
-                raise InputError(p, "already exists (use --overwrite to replace it)")
+                raise exists_error(p)
     module = getattr(module_or_state, "module", module_or_state)  # DDP
     if isinstance(module, SegNet):
         config = module.config

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..nets.device import resolve_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -31,21 +33,15 @@ class DistInfo:
         return self.rank == 0
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """'auto' -> CUDA (GPU ``local_rank``) when available, else CPU; 'cpu', 'cuda', 'cuda:N' as given."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("device 'cuda' requested but CUDA is not available")
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    return torch.device(name)
+def env_rank() -> int:
+    """Global rank of this process as set by torchrun (``RANK``); 0 for a plain single process."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def init_distributed(device: str = "auto") -> DistInfo:
     """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1); else a single process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
+    rank = env_rank()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = resolve_device(device, local_rank)
     if world > 1:

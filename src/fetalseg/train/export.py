@@ -24,7 +24,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, which: str
 
     run_dir = Path(run_dir)
     if which not in ("best", "last"):
-        raise InputError(None, f"--checkpoint must be 'best' or 'last', got {which!r}")
+        raise InputError(None, f"`which` must be 'best' or 'last', got {which!r}", param="which")
     if not run_dir.is_dir():
         raise InputError(run_dir, "run folder not found")
     out = Path(out)

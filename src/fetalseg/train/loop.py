@@ -21,6 +21,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -133,7 +134,8 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> Path | No
         raise InputError(run_dir, "run folder path is a file")
     if not resume:
         if last.exists() or (run_dir / "log.csv").exists():
-            raise InputError(run_dir, "already holds a training run (use --resume to continue it, or choose another -o)")
+            raise InputError(run_dir, "already holds a training run (use `resume=True` to continue it, or choose "
+                                      "another `run_dir`)", param="run_dir")
         return None
     if not last.exists():
         return None
@@ -162,12 +164,14 @@ def _truncate_log(log: Path, step: int) -> None:
 
 
 def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None = None,
-          show_progress: bool = True) -> dict:
+          progress: Callable[[int, int, str], None] | None = None) -> dict:
     """Train the network of ``cfg``, writing the run folder ``run_dir``; returns the summary dict.
 
     ``device`` overrides ``cfg.device`` ('auto', 'cpu', 'cuda', 'cuda:N'). Under ``torchrun`` every
     rank runs this function; rank 0 writes the run folder. ``resume`` continues from
-    ``checkpoints/last.pt`` (a fresh start when there is none yet).
+    ``checkpoints/last.pt`` (a fresh start when there is none yet). ``progress(done, total, info)``
+    is called on rank 0 when training starts and after every step (``info``: smoothed loss and best
+    validation Dice).
     """
     from ..io import write_text
     from ..nets import build_network
@@ -222,21 +226,12 @@ def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None
                                extra={"state": state, "config": cfg.to_dict(), "bf16": bf16,
                                       "world_size": info.world})
 
-        prog = None
-        if info.main and show_progress:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn)
-
-            from ..cli.common import console
-
-            prog = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                            console=console(stderr=True))
-            task = prog.add_task("train", total=cfg.steps, completed=start, info="")
-            prog.start()
+        prog = progress if info.main else None
+        if prog is not None:
+            prog(start, cfg.steps, "")
         model.train()
         loss_ema = math.nan
-        try:
+        if True:
             for step in range(start, cfg.steps):
                 t0 = time.perf_counter()
                 image, target = source.next_batch(step)
@@ -280,12 +275,9 @@ def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None
                         plot_curves(log, png, title=cfg.name)
                     if prog is not None:
                         d = f" dice {state['best_dice']:.3f}" if state["best_dice"] >= 0 else ""
-                        prog.update(task, completed=done, info=f"loss {loss_ema:.4f}{d}")
+                        prog(done, cfg.steps, f"loss {loss_ema:.4f}{d}")
                 if validate:
                     ddp.barrier(info)
-        finally:
-            if prog is not None:
-                prog.stop()
         summary = {"run_dir": str(run_dir), "steps": cfg.steps, "world_size": info.world, "bf16": bf16,
                    "device": str(dev), "best_step": state["best_step"],
                    "best_dice": None if state["best_dice"] < 0 else state["best_dice"],
