@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import numpy as np
-import pytest
+# Two cores are shared by pytest-xdist workers: one thread each keeps runs predictable. Set before any
+# numerical import here; the variables reach the xdist workers and subprocesses when they start. A pytest
+# plugin (jaxtyping) has already imported NumPy in this process, so the thread pools of libraries loaded
+# before this file are limited at run time below (threadpoolctl), and torch explicitly.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SB_ATLAS = SHARED_DATA / "sb-atlas"
 
-# Two cores are shared by pytest-xdist workers: one thread each keeps runs predictable.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+try:  # scikit-learn's dependency: limits the BLAS/OpenMP pools already loaded (NumPy's OpenBLAS)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
+except ImportError:  # pragma: no cover
+    pass
 try:  # torch is a hard dependency, but keep conftest importable without it
     import torch
 
-    torch.set_num_threads(1)
-except Exception:  # pragma: no cover
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+except ImportError:  # pragma: no cover
     pass
 
 
@@ -36,6 +48,41 @@ def biometry_norms_tsv() -> Path:
     if not p.exists():
         pytest.skip(f"shared data not found at {p}")
     return p
+
+
+SHARED_FIXTURES = {"sb_atlas", "biometry_norms_tsv"}
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that uses the shared data carries the ``shared`` marker (``-m "not shared"`` deselects it)."""
+    for item in items:
+        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.shared)
+
+
+# atlas file kinds: FeTA layout ``sub-X/anat/sub-X_rec-atlas_<kind>.nii.gz`` (see the atlas README)
+ATLAS_KINDS = {"T2w": "T2w", "dseg": "dseg", "withcc": "desc-withcc_dseg", "mask": "desc-brain_mask"}
+
+
+def atlas_subjects(sb_atlas: Path) -> list[str]:
+    """Participant ids listed in the atlas's participants.tsv."""
+    lines = (sb_atlas / "participants.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    return [ln.split("\t")[0] for ln in lines if ln.strip()]
+
+
+def atlas_files(sb_atlas: Path, kinds=("T2w", "dseg"), subjects=None) -> dict[str, dict[str, Path]]:
+    """``{subject: {kind: path}}`` of the shared atlas (all participants unless ``subjects`` is given).
+
+    Skips the calling test, naming a missing file, when the shared data are only partly there.
+    """
+    subjects = atlas_subjects(sb_atlas) if subjects is None else list(subjects)
+    out = {s: {k: sb_atlas / s / "anat" / f"{s}_rec-atlas_{ATLAS_KINDS[k]}.nii.gz" for k in kinds}
+           for s in subjects}
+    missing = [p for files in out.values() for p in files.values() if not p.is_file()]
+    if not subjects or missing:
+        pytest.skip(f"shared data incomplete at {sb_atlas}: "
+                    + (f"{len(missing)} file(s) missing, e.g. {missing[0]}" if missing else "no participants"))
+    return out
 
 
 @pytest.fixture

@@ -63,6 +63,9 @@ def test_empty_dataset_is_an_error(tmp_path):
 
 @pytest.mark.shared
 def test_discover_sb_atlas(sb_atlas):
+    from conftest import atlas_files
+
+    atlas_files(sb_atlas, ("T2w", "dseg", "withcc", "mask"))  # skips on partial data
     ds = discover(sb_atlas, require="both")
     assert len(ds) == 15
     assert all(s.files.get("desc-withcc_dseg") and s.files.get("desc-brain_mask") for s in ds)

@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import atlas_files
 
 from fetalseg.infer import segment
 from fetalseg.infer.models import default_models_dir, installed_models
@@ -43,9 +44,9 @@ def _mean_dice(pred, ref, labels=range(1, 8)):
 
 def test_default_model_on_held_out_atlas_brain(sb_atlas):
     sub = "sub-sb28op"  # never seen in training, not even as a label map
-    anat = sb_atlas / sub / "anat"
-    t2w = load_image(anat / f"{sub}_rec-atlas_T2w.nii.gz")
-    ref = load_labels(anat / f"{sub}_rec-atlas_dseg.nii.gz")
+    files = atlas_files(sb_atlas, ("T2w", "dseg"), [sub])[sub]
+    t2w = load_image(files["T2w"])
+    ref = load_labels(files["dseg"])
     out = segment(t2w, _model(), tta=False, device="cpu")
     assert out.shape == t2w.shape and np.array_equal(out.affine, t2w.affine)
     assert _mean_dice(out.data, ref.data, labels=(1, 3, 4)) > 0.45  # external CSF, white matter, ventricles

@@ -12,6 +12,7 @@ from fetalseg.infer.postprocess import postprocess
 from fetalseg.io import Image, load_image, load_labels, resample_labels
 from fetalseg.labels import FETA
 from fetalseg.metrics import betti_numbers
+from conftest import atlas_files
 from test_infer_helpers import onehot_logits
 
 pytestmark = pytest.mark.shared
@@ -30,8 +31,8 @@ class KnownMap:
 
 
 def _case(sb_atlas, sub="sub-sb23pre"):
-    anat = sb_atlas / sub / "anat"
-    return load_image(anat / f"{sub}_rec-atlas_T2w.nii.gz"), load_labels(anat / f"{sub}_rec-atlas_dseg.nii.gz")
+    files = atlas_files(sb_atlas, ("T2w", "dseg"), [sub])[sub]
+    return load_image(files["T2w"]), load_labels(files["dseg"])
 
 
 @pytest.mark.parametrize("flip", [False, True])

@@ -9,7 +9,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from conftest import make_labels
+from conftest import atlas_files, make_labels
 from fetalseg.errors import InputError
 from fetalseg.io import (Image, from_ras, grid_with_spacing, load_image, orientation_code, resample,
                          resample_labels, save_image, to_ras, write_text)
@@ -152,8 +152,8 @@ def test_label_dtype_and_table_check(tmp_path):
 
 @pytest.mark.shared
 def test_real_volume_survives_load_save(sb_atlas, tmp_path):
-    src = sb_atlas / "sub-sb28op" / "anat" / "sub-sb28op_rec-atlas_T2w.nii.gz"
-    lab_src = sb_atlas / "sub-sb28op" / "anat" / "sub-sb28op_rec-atlas_dseg.nii.gz"
+    files = atlas_files(sb_atlas, ("T2w", "dseg"), ["sub-sb28op"])["sub-sb28op"]
+    src, lab_src = files["T2w"], files["dseg"]
     orig = nib.load(src)
     img = load_image(src)
     out = nib.load(save_image(img, tmp_path / "t2w.nii.gz"))

@@ -33,8 +33,9 @@ def test_withcc_conversion_matches_sb_atlas_readme():
 def test_withcc_files_convert_to_the_shipped_feta_files(sb_atlas):
     import nibabel as nib
 
-    for sub in ("sub-sb21pre", "sub-sb30op"):
-        anat = sb_atlas / sub / "anat"
-        withcc = np.asanyarray(nib.load(anat / f"{sub}_rec-atlas_desc-withcc_dseg.nii.gz").dataobj)
-        feta = np.asanyarray(nib.load(anat / f"{sub}_rec-atlas_dseg.nii.gz").dataobj)
+    from conftest import atlas_files
+
+    for files in atlas_files(sb_atlas, ("withcc", "dseg"), ["sub-sb21pre", "sub-sb30op"]).values():
+        withcc = np.asanyarray(nib.load(files["withcc"]).dataobj)
+        feta = np.asanyarray(nib.load(files["dseg"]).dataobj)
         assert np.array_equal(to_feta(withcc, "withcc"), feta)

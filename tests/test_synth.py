@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_labels
+from conftest import atlas_files, make_labels
 from scipy import ndimage
 
 from fetalseg.errors import InputError
@@ -171,7 +171,7 @@ def test_t2_prior_orders_tissues_like_fetal_t2w():
 
 
 def test_generator_on_sb_atlas_withcc(sb_atlas):
-    path = next(iter(sorted(sb_atlas.glob("sub-*/anat/*desc-withcc_dseg.nii.gz"))))
+    path = atlas_files(sb_atlas, ("withcc",), ["sub-sb21pre"])["sub-sb21pre"]["withcc"]
     img = load_label_maps([path], convention="withcc")[0]
     assert 8 in np.unique(img.data)  # corpus callosum kept as generation label 8
     batch = SynthGenerator(SynthConfig(output_shape=(64, 64, 64))).sample(
@@ -180,7 +180,7 @@ def test_generator_on_sb_atlas_withcc(sb_atlas):
 
 
 def test_load_label_maps_with_subclasses_from_the_matching_t2w(sb_atlas):
-    path = sorted(sb_atlas.glob("sub-*/anat/*_rec-atlas_dseg.nii.gz"))[0]
+    path = atlas_files(sb_atlas, ("dseg", "T2w"), ["sub-sb21pre"])["sub-sb21pre"]["dseg"]  # + the matching T2w
     plain = load_label_maps([path])[0]
     sub = load_label_maps([path], subclasses=True, n_max=3, seed=0)[0]
     assert np.array_equal(parent_labels(sub.data), plain.data)

@@ -138,8 +138,10 @@ def test_weights_for_withcc_files_use_that_convention(sb_atlas, tmp_path):
     from fetalseg.io import load_image
     from fetalseg.labels import WITHCC
 
-    withcc = sorted(sb_atlas.glob("sub-*/anat/*desc-withcc_dseg.nii.gz"))[0]
-    feta = sorted(sb_atlas.glob("sub-*/anat/*rec-atlas_dseg.nii.gz"))[0]
+    from conftest import atlas_files
+
+    files = atlas_files(sb_atlas, ("withcc", "dseg"), ["sub-sb21pre"])["sub-sb21pre"]
+    withcc, feta = files["withcc"], files["dseg"]
     img = load_image(withcc, labels=WITHCC)
     small = Image(img.data[::2, ::2, ::2].copy(), img.affine @ np.diag([2, 2, 2, 1]))
     p = tmp_path / "sub-x_desc-withcc_dseg.nii.gz"
