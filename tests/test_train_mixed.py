@@ -163,3 +163,21 @@ def test_init_from_copies_weights_and_checks_the_network(tmp_path):
     with pytest.raises(InputError, match="differs"):
         load_initial_weights(build_network({"preset": "tiny", "base_features": 4}), path,
                              {"preset": "tiny", "base_features": 4})
+
+
+def test_half_precision_model_file_loads_as_float32_close_to_the_original(tmp_path):
+    from fetalseg.nets import build_network, load_model, save_model
+
+    torch.manual_seed(5)
+    net = build_network("tiny").eval()
+    path = tmp_path / "h.safetensors"
+    card = save_model(net, {"name": "h"}, path, network=net.config, dtype="float16")
+    full = tmp_path / "f.safetensors"
+    save_model(net, {"name": "f"}, full, network=net.config)
+    assert card["weights_dtype"] == "float16" and path.stat().st_size < 0.6 * full.stat().st_size
+    loaded, _ = load_model(path)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x = torch.rand((1, 1, 16, 16, 16), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = net(x), loaded(x)
+    assert float((a - b).abs().max()) < 1e-2 * float(a.abs().max())

@@ -51,12 +51,13 @@ def export(
     output: Path = typer.Option(..., "-o", "--output", help="Model file (.safetensors); the card goes to .json."),
     checkpoint: str = typer.Option("best", "--checkpoint", help="best (by validation Dice) or last."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    half: bool = typer.Option(False, "--half", help="Store float16 weights (half the file; loaded as float32)."),
 ) -> None:
     """Export a run's checkpoint as safetensors weights plus a JSON model card."""
     from ..train import export_run
     from .common import console
 
-    card = export_run(run, output, which=checkpoint, overwrite=overwrite)
+    card = export_run(run, output, which=checkpoint, overwrite=overwrite, dtype="float16" if half else "float32")
     d = card["validation_dice"]["mean_1_7"]
     console().print(f"{output}: step {card['steps']}, validation mean Dice "
                     f"{'n/a' if d is None else f'{d:.4f}'}, sha256 {card['sha256'][:16]}", soft_wrap=True)

@@ -61,7 +61,7 @@ def card_path(path: str | os.PathLike) -> Path:
 
 
 def save_model(module_or_state, card: dict, path: str | os.PathLike, *, network: NetConfig | dict | None = None,
-               overwrite: bool = False) -> dict:
+               overwrite: bool = False, dtype: str = "float32") -> dict:
     """Write weights (``path``, ``.safetensors``) and the model card (``path`` with suffix ``.json``).
 
     Parameters
@@ -74,6 +74,8 @@ def save_model(module_or_state, card: dict, path: str | os.PathLike, *, network:
         ``normalisation``, ``resolution_mm`` 0.8) are filled in. Must be JSON-serialisable.
     path : path
         Output file, must end in ``.safetensors``. Neither file may exist unless ``overwrite``.
+    dtype : {'float32', 'float16'}
+        Storage type of the weights (float16 halves the file; :func:`load_model` returns float32 weights).
 
     Returns
     -------
@@ -100,7 +102,10 @@ def save_model(module_or_state, card: dict, path: str | os.PathLike, *, network:
         if raw is None:
             raise ValueError("save_model: a state dict needs network= or card['network']")
         config = raw if isinstance(raw, NetConfig) else NetConfig.from_dict(raw)
-    state = {k: v.detach().to("cpu", torch.float32).contiguous().clone() for k, v in state.items()
+    if dtype not in ("float32", "float16"):
+        raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}")
+    store = getattr(torch, dtype)
+    state = {k: v.detach().to("cpu", store).contiguous().clone() for k, v in state.items()
              if torch.is_tensor(v) and v.is_floating_point() and not k.startswith(ALIAS_PREFIX)}
     meta = {"fetalseg_format": FORMAT_VERSION, "network": json.dumps(config.to_dict())}
     with atomic_path(path, overwrite=overwrite) as tmp:
@@ -112,6 +117,7 @@ def save_model(module_or_state, card: dict, path: str | os.PathLike, *, network:
     out["divisor"] = config.divisor
     out["format"] = FORMAT_VERSION
     out["weights"] = path.name
+    out["weights_dtype"] = dtype
     out["sha256"] = sha256_file(path)
     with atomic_path(cpath, overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps(out, indent=2, sort_keys=False) + "\n", encoding="utf-8")

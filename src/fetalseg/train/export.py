@@ -10,11 +10,11 @@ from ..errors import InputError
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, which: str = "best",
-               overwrite: bool = False) -> dict:
+               overwrite: bool = False, dtype: str = "float32") -> dict:
     """Write ``out`` (``.safetensors``) and its ``.json`` card from ``run_dir/checkpoints/{which}.pt``.
 
     ``which`` is 'best' (best validation mean Dice; the last checkpoint when the run had no validation)
-    or 'last'. Returns the card. Raises :class:`InputError` for a missing run folder or checkpoint.
+    or 'last'; ``dtype`` 'float16' stores half-precision weights (loaded as float32). Returns the card. Raises :class:`InputError` for a missing run folder or checkpoint.
     """
     from ..io import check_writable
     from ..nets import DEFAULT_NORMALISATION, card_path, save_model
@@ -67,4 +67,4 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, which: str
         "run": str(run_dir.resolve()),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    return save_model(ckpt["model"], card, out, network=cfg.network, overwrite=overwrite)
+    return save_model(ckpt["model"], card, out, network=cfg.network, overwrite=overwrite, dtype=dtype)
