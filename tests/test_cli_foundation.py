@@ -1,10 +1,12 @@
-"""CLI of the foundation: --help speed/content, info, relabel, resample, and the bad-input battery."""
+"""CLI of the foundation: --help content and light imports, info, relabel, resample, and the bad-input battery.
+
+The start-up time of ``fetalseg --help`` is a figure of benchmarks/bench_cli.py, not a unit test.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nibabel as nib
@@ -15,12 +17,10 @@ from badinput import BAD_KINDS, assert_clean_error, make_bad
 from conftest import REPO, make_labels
 
 
-def test_help_lists_commands_quickly():
+def test_help_lists_commands_without_heavy_imports():
     exe = Path(sys.executable).with_name("fetalseg")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "fetalseg.cli.main"]
-    t = time.perf_counter()
     res = subprocess.run(cmd + ["--help"], capture_output=True, text=True, cwd=REPO)
-    elapsed = time.perf_counter() - t
     assert res.returncode == 0
     for name in ("info", "relabel", "resample"):
         assert name in res.stdout
@@ -31,7 +31,6 @@ def test_help_lists_commands_quickly():
          "print(sorted(m for m in ('torch','sklearn','matplotlib','monai','scipy','nibabel') if m in sys.modules))"],
         capture_output=True, text=True)
     assert probe.stdout.strip() == "[]", probe.stdout + probe.stderr
-    assert elapsed < 5  # generous bound on a loaded CI machine; the figure itself is in benchmarks/
 
 
 def _commands(bad: Path, tmp_path: Path, kind: str):
@@ -82,14 +81,3 @@ def test_relabel_and_resample_round_trip(cli, tmp_path):
     # 2x upsampling then nearest back to the original centres: labels agree almost everywhere
     agree = (np.asanyarray(nib.load(back).dataobj) == feta).mean()
     assert agree > 0.9
-
-
-def test_nifti_inputs_flat_folder_of_bids_named_files_is_not_a_dataset(tmp_path):
-    from fetalseg.cli.common import nifti_inputs
-
-    for name in ("sub-01_rec-x_dseg.nii.gz", "sub-02_rec-x_dseg.nii.gz", "notes.txt"):
-        (tmp_path / name).write_bytes(b"")
-    assert [p.name for p in nifti_inputs([tmp_path])] == ["sub-01_rec-x_dseg.nii.gz", "sub-02_rec-x_dseg.nii.gz"]
-    (tmp_path / "sub-03" / "anat").mkdir(parents=True)
-    (tmp_path / "sub-03" / "anat" / "sub-03_rec-x_T2w.nii.gz").write_bytes(b"")
-    assert [p.name for p in nifti_inputs([tmp_path], kind="t2w")] == ["sub-03_rec-x_T2w.nii.gz"]

@@ -68,45 +68,27 @@ def _console(stderr: bool = False):
     return console(stderr=stderr)
 
 
-def _label_files(path: Path) -> list[Path]:
+def _label_files(path: Path):
     """A file, a FeTA/BIDS folder (``sub-*/anat/*_dseg``) or a flat folder of NIfTI label maps."""
-    from ..datasets import discover
-    from ..errors import InputError
-    from ..io import is_nifti_path
+    from ..datasets import expand_inputs
 
-    if not path.exists():
-        raise InputError(path, "file not found")
-    if not path.is_dir():
-        return [path]
-    if any(d.is_dir() for d in path.glob("sub-*")):
-        return [s.dseg for s in discover(path, require="dseg")]
-    files = sorted(f for f in path.iterdir() if f.is_file() and is_nifti_path(f))
-    if not files:
-        raise InputError(path, "no NIfTI files (.nii, .nii.gz) in folder")
-    return files
+    return expand_inputs([path], kind="dseg")
 
 
-def _key(path: Path) -> str:
-    from ..datasets import subject_id
-
-    sid = subject_id(path)
-    return sid if sid is not None else path.name.split(".nii")[0]
-
-
-def _match(preds: list[Path], refs: list[Path], single: bool):
-    """Pair files by subject key; returns (pairs [(subject, pred, ref)], unmatched preds, unmatched refs)."""
+def _match(preds, refs, single: bool):
+    """Pair files (:class:`~fetalseg.datasets.InputFile`) by subject key; returns
+    (pairs [(subject, pred, ref)], unmatched preds, unmatched refs)."""
     from ..errors import InputError
 
     if single and len(preds) == 1 and len(refs) == 1:
-        return [(_key(refs[0]), preds[0], refs[0])], [], []
+        return [(refs[0].subject, preds[0].path, refs[0].path)], [], []
     maps = []
     for files in (preds, refs):
         m: dict[str, Path] = {}
         for f in files:
-            k = _key(f)
-            if k in m:
-                raise InputError(f, f"subject {k} appears twice (also {m[k]})")
-            m[k] = f
+            if f.subject in m:
+                raise InputError(f.path, f"subject {f.subject} appears twice (also {m[f.subject]})")
+            m[f.subject] = f.path
         maps.append(m)
     mp, mr = maps
     pairs = [(k, mp[k], mr[k]) for k in sorted(mp) if k in mr]

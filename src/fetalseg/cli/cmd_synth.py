@@ -61,20 +61,9 @@ def synth(
 def _label_files(paths) -> list:
     """Expand label-map arguments: FeTA/BIDS folders (with ``sub-*`` folders) give their dseg files,
     other folders every NIfTI file in them (flat folders such as ``sub-01_dseg.nii.gz`` lists)."""
-    from ..errors import InputError
-    from ..io import is_nifti_path
-    from .common import nifti_inputs
+    from ..datasets import nifti_files
 
-    out = []
-    for p in map(Path, paths):
-        if p.is_dir() and not any(q.is_dir() for q in p.glob("sub-*")):
-            files = sorted(f for f in p.iterdir() if f.is_file() and is_nifti_path(f))
-            if not files:
-                raise InputError(p, "no NIfTI files (.nii, .nii.gz) in folder")
-            out.extend(files)
-        else:
-            out.extend(nifti_inputs([p], kind="dseg"))
-    return out
+    return nifti_files(paths, kind="dseg")
 
 
 def _check_convention(convention: str) -> None:

@@ -87,27 +87,11 @@ def plan_jobs(inputs: Sequence[os.PathLike], output: os.PathLike,
     Raises :class:`InputError` for a missing input, a file that is not NIfTI, a folder without
     NIfTI files or subjects, an output folder that is a file, or two inputs with the same output.
     """
-    from ..datasets import discover, subject_id
+    from ..datasets import expand_inputs
 
     output = Path(output)
-    pairs: list[tuple[str, Path, Path]] = []  # subject, input, output relative path
-    for p in map(Path, inputs):
-        if not p.exists():
-            raise InputError(p, "file not found")
-        if p.is_dir():
-            if any(d.is_dir() for d in p.glob("sub-*")):
-                for s in discover(p, require="t2w"):
-                    rel = s.t2w.relative_to(p)
-                    pairs.append((s.id, s.t2w, rel.with_name(dseg_name(rel.name))))
-            else:
-                files = sorted(f for f in p.iterdir() if f.is_file() and is_nifti_path(f))
-                if not files:
-                    raise InputError(p, "no NIfTI files (.nii, .nii.gz) in folder")
-                pairs.extend((subject_id(f) or _stem(f.name), f, Path(dseg_name(f.name))) for f in files)
-        elif not is_nifti_path(p):
-            raise InputError(p, "not a NIfTI file (expected .nii or .nii.gz)")
-        else:
-            pairs.append((subject_id(p) or _stem(p.name), p, Path(dseg_name(p.name))))
+    pairs = [(f.subject, f.path, f.relative.with_name(dseg_name(f.relative.name)))  # subject, input, output rel
+             for f in expand_inputs(inputs, kind="t2w")]
     single_file = len(pairs) == 1 and is_nifti_path(output) and not Path(inputs[0]).is_dir()
     if not single_file:
         if is_nifti_path(output):

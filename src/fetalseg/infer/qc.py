@@ -2,12 +2,13 @@
 
 Three signals, computed on the model grid:
 
-* ``agreement``: mean Dice (foreground labels present in either map) between each member's label
+* ``agreement``: mean Dice (foreground labels present in either map: :func:`fetalseg.masks.dice_per_label`
+  with ``empty='skip'``) between each member's label
   map (every TTA pass of every ensemble model) and the merged label map before post-processing;
   ``nan`` with a single member. Low agreement means the prediction is unstable.
 * ``topology_errors``: on the merged label map before post-processing, the sum over foreground labels
   of ``|b0 - expected b0| + |b2 - expected b2|`` (components and cavities, FeTA 6/26 convention,
-  :func:`fetalseg.metrics.betti_numbers`); a missing structure counts its expected components.
+  :func:`fetalseg.masks.betti_numbers`); a missing structure counts its expected components.
 * ``relabelled_fraction``: voxels changed by topological post-processing / foreground voxels.
 
 ``qc_score = (1 - agreement) + relabelled_fraction + 0.01 * topology_errors`` (agreement taken as 1
@@ -25,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from ..labels import FETA
+from ..masks import betti_numbers, dice_per_label
 
 #: ``qc_score`` above this flags a subject for review (see module docstring).
 QC_THRESHOLD = 0.10
@@ -34,26 +36,15 @@ def dice_agreement(members: Sequence[np.ndarray], reference: np.ndarray, n_class
     """Mean over ``members`` of the mean foreground Dice against ``reference``; nan if < 2 members."""
     if len(members) < 2:
         return math.nan
-    ref = np.asarray(reference).ravel()
     scores = []
     for m in members:
-        m = np.asarray(m).ravel()
-        joint = np.bincount(ref.astype(np.int64) * n_classes + m, minlength=n_classes * n_classes)
-        joint = joint.reshape(n_classes, n_classes)
-        inter = np.diag(joint)[1:]
-        sizes = joint.sum(axis=1)[1:] + joint.sum(axis=0)[1:]
-        present = sizes > 0
-        if not present.any():
-            scores.append(1.0)
-            continue
-        scores.append(float(np.mean(2.0 * inter[present] / sizes[present])))
+        d = dice_per_label(m, reference, range(1, n_classes), empty="skip")  # labels absent from both: left out
+        scores.append(float(np.mean(list(d.values()))) if d else 1.0)
     return float(np.mean(scores))
 
 
 def topology_errors(labels: np.ndarray, table=FETA) -> int:
     """Sum over foreground labels of ``|b0 - e0| + |b2 - e2|`` against the table's expected Betti numbers."""
-    from ..metrics import betti_numbers
-
     total = 0
     for lab in table.labels:
         if lab.value == 0 or lab.betti is None:

@@ -56,27 +56,9 @@ class RandomSource:
 # ---------------------------------------------------------------------------------------------
 def dataset_files(spec) -> list[Path]:
     """The label-map files of one :class:`~fetalseg.train.config.DatasetSpec`; raises InputError if none."""
-    from ..datasets import discover
-    from ..io import is_nifti_path
+    from ..datasets import nifti_files
 
-    out: list[Path] = []
-    for p in map(Path, spec.paths):
-        if not p.exists():
-            raise InputError(p, "file not found")
-        if p.is_dir() and any(p.glob("sub-*")):
-            for s in discover(p):
-                if spec.include is not None and s.id not in spec.include:
-                    continue
-                if s.id in spec.exclude:
-                    continue
-                f = s.dseg if spec.labels_key == "dseg" else s.files.get(spec.labels_key)
-                if f is None:
-                    raise InputError(p, f"subject {s.id} has no {spec.labels_key} file")
-                out.append(Path(f))
-        elif p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if is_nifti_path(f)))
-        else:
-            out.append(p)
+    out = nifti_files(spec.paths, kind=spec.labels_key, strict=True, include=spec.include, exclude=spec.exclude)
     if not out:
         raise InputError(spec.paths[0] if spec.paths else None, "no label maps selected")
     return out

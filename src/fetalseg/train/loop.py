@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..masks import dice_per_label
 from . import checkpoint as ck
 from . import ddp
 from .config import TrainConfig
@@ -86,16 +87,6 @@ def use_bf16(setting: str, device: torch.device) -> bool:
     return device.type == "cpu" and cpu_has_bf16()
 
 
-def dice_per_label(pred: np.ndarray, target: np.ndarray, labels=FG) -> dict[int, float]:
-    """Dice ``2|P∩T| / (|P| + |T|)`` per label; NaN when the label is absent from both."""
-    out = {}
-    for v in labels:
-        p, t = pred == v, target == v
-        s = int(p.sum()) + int(t.sum())
-        out[v] = math.nan if s == 0 else 2.0 * int((p & t).sum()) / s
-    return out
-
-
 @torch.no_grad()
 def evaluate(model, cases, device, bf16: bool = False) -> dict[int, float]:
     """Mean Dice per FeTA label 1-7 over the validation cases (whole-volume inference, arg-max)."""
@@ -108,7 +99,7 @@ def evaluate(model, cases, device, bf16: bool = False) -> dict[int, float]:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = module(case.image.to(device))
             pred = logits.float().argmax(1)[0].cpu().numpy().astype(np.uint8)
-            for v, d in dice_per_label(pred, case.target).items():
+            for v, d in dice_per_label(pred, case.target, FG, empty="nan").items():
                 if not math.isnan(d):
                     per[v].append(d)
     finally:

@@ -1,0 +1,101 @@
+"""House rules read from the source: the library never imports the CLI, never names a command-line flag
+in a message (parameters are named, the CLI renames them), and the topology primitives sit below
+``infer`` and ``metrics``."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "fetalseg"
+LIBRARY = sorted(p for p in SRC.rglob("*.py") if p.relative_to(SRC).parts[0] != "cli")
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of every module ``path`` imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    here = _module(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            mod = ".".join(base + ([node.module] if node.module else []))
+            out.add(mod)
+            out.update(f"{mod}.{a.name}" for a in node.names)
+    return out
+
+
+def _messages(path: Path) -> list[tuple[int, str]]:
+    """Every string constant of ``path`` but docstrings (bare string statements, attribute docstrings
+    included), f-string pieces included, with its line."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+def _cli_flags() -> set[str]:
+    """Every long option of every ``fetalseg`` command, from the Typer app itself."""
+    import typer.main
+
+    from fetalseg.cli.main import app
+
+    flags, todo = set(), [typer.main.get_command(app)]
+    while todo:
+        cmd = todo.pop()
+        todo.extend(getattr(cmd, "commands", {}).values())
+        for p in cmd.params:
+            flags.update(o for o in (*p.opts, *p.secondary_opts) if o.startswith("--"))
+    return flags
+
+
+def test_the_scanners_see_what_they_look_for(tmp_path):
+    """The checks below would catch a violation (they are not vacuous)."""
+    assert "fetalseg.cli.common" in _imports(SRC / "cli" / "cmd_train.py")
+    p = tmp_path / "m.py"
+    p.write_text('"""Doc --overwrite."""\nfrom ..cli.common import console\nX = f"use --overwrite {1}"\n')
+    assert [v for _, v in _messages(p)] == ["use --overwrite ", "fetalseg.cli.common"] or any(
+        v == "use --overwrite " for _, v in _messages(p))
+    assert {"--overwrite", "--device", "--threads", "--resume"} <= _cli_flags()
+
+
+def test_no_library_module_imports_the_cli():
+    offenders = [str(p.relative_to(SRC)) for p in LIBRARY if any(m.startswith("fetalseg.cli") for m in _imports(p))]
+    assert offenders == []
+
+
+def test_no_library_message_names_a_command_line_flag():
+    flags = _cli_flags()
+    pattern = re.compile(r"(?<![\w`-])(" + "|".join(re.escape(f) for f in sorted(flags, key=len, reverse=True))
+                         + r")(?![\w-])")
+    offenders = [f"{p.relative_to(SRC)}:{line}: {text!r}" for p in LIBRARY for line, text in _messages(p)
+                 if pattern.search(text)]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("floor", ["infer", "masks", "labels", "io"])
+def test_topology_primitives_sit_below_infer_and_metrics(floor):
+    """``infer`` (and the floors below it) reach the topology primitives without importing ``metrics``."""
+    for p in sorted((SRC / floor).rglob("*.py")):
+        assert not any(m.startswith("fetalseg.metrics") for m in _imports(p)), p
+
+
+def test_metrics_re_exports_the_primitives_with_their_docstrings():
+    import fetalseg.masks as masks
+    import fetalseg.metrics as metrics
+    from fetalseg.metrics import topology
+
+    for name in ("betti_numbers", "euler_characteristic", "bbox_crop"):
+        assert getattr(metrics, name) is getattr(masks, name) is getattr(topology, name)
+        assert getattr(masks, name).__doc__.strip()
