@@ -35,8 +35,10 @@ def test_subject_api(normal27):
     np.testing.assert_array_equal(s.labels.data, to_feta(s.generation.data, "generation"))
     np.testing.assert_allclose(s.generation.spacing, 0.8)
     assert set(s.biometry) >= {"LCC", "HV", "bBIP", "sBIP", "TCD", "atrial_width"}
+    # landmark coordinates are rounded to 0.001 mm, so each end moves up to sqrt(3) * 0.0005 mm
+    rounding = 2 * math.sqrt(3) * 0.0005
     for k, (a, b) in s.landmarks.items():
-        assert math.dist(a, b) == pytest.approx(s.biometry[k], abs=1e-3)
+        assert math.dist(a, b) == pytest.approx(s.biometry[k], abs=rounding * 1.01)
     p = s.params
     assert p["ga"] == 27.0 and p["pathology"] == "normal" and p["seed"] == 0
     assert 0.0 <= p["quality"] <= 4.0
@@ -213,3 +215,23 @@ def test_bad_arguments_are_rejected(kwargs, match):
 
 def test_pathology_list_is_the_documented_one():
     assert PATHOLOGIES == ("normal", "vm", "acc", "sb", "micro")
+
+
+def test_anatomy_is_typed_frozen_and_pathologies_copy_it():
+    import dataclasses
+
+    from fetalseg.phantom import anatomy, pathology
+
+    a = anatomy.draw_anatomy(30.0, np.random.default_rng(0))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.callosum.ly = 1.0  # type: ignore[misc]
+    acc = pathology.apply(a, "acc", 1.0)
+    assert a.callosum.present and not acc.callosum.present and acc.pathology == "acc"
+    vm = pathology.apply(a, "vm", 2.0)
+    assert vm.ventricles.atrial_width == pytest.approx(16.5) and a.ventricles.atrial_width < 10.0
+    # the targets are the norms at the drawn z-scores, for every measure
+    for m in norms.MEASURES:
+        mean, sd = norms.norm_mean(m, 30.0), norms.norm_sd(m, 30.0)
+        if m != "sBIP":  # sBIP is kept at least 4 mm above bBIP
+            assert getattr(a.target, m) == pytest.approx(mean + getattr(a.z, m) * sd)
+        assert abs(getattr(a.z, m)) <= 1.0
