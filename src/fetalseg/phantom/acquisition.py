@@ -36,7 +36,7 @@ SITES: dict[str, dict[str, float]] = {
                   noise=0.015, bias=0.08, motion=0.01, texture=0.03),
 }
 SITE_ORDER = ("siteA", "siteB", "siteC", "siteD", "siteE")
-"""Order in which ``fetalseg phantom --sites N`` takes sites."""
+"""Order in which a cohort takes sites (``make_cohort(sites=N)`` uses the first N)."""
 
 FACTORS = ("psf_mm", "slice_mm", "sr_residual", "noise", "bias", "motion")
 

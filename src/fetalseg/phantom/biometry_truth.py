@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import deep, labelmap
+from .params import Anatomy, Geometry
 from .shapes import open_grid
 
 FETA_COLUMNS = ("LCC", "HV", "bBIP", "sBIP", "TCD")
@@ -92,68 +93,86 @@ def longest_chord(member, plane_axis: int, plane_value: float, chord_axis: int, 
     return p1, p2
 
 
-def brain_width(p: dict, sulci: dict, voxel: float) -> float:
+def brain_width(a: Anatomy, sulci: dict, voxel: float) -> float:
     """bBIP (mm) of the anatomy: the longest left-right chord of the cerebrum in the axial plane z = 0."""
-    g = labelmap.derived(p, voxel)
-    big = 1.5 * max(p["cer_ax"], p["cer_ay"], p["cer_az_top"]) + 5.0
+    g = labelmap.derived(a, voxel)
+    cer = a.cerebrum
+    big = 1.5 * max(cer.ax, cer.ay, cer.az_top) + 5.0
 
     def cerebrum(X, Y, Z):
-        return labelmap.cerebrum(X, Y, Z, p, g, sulci)[0] <= 0
+        return labelmap.cerebrum(X, Y, Z, a, g, sulci)[0] <= 0
 
     res = longest_chord(cerebrum, 2, 0.0, 0, (-big, -big, 0), (big, big, 0))
     return float("nan") if res is None else float(np.linalg.norm(res[1] - res[0]))
 
 
-def measure(p: dict, sulci: dict, voxel: float) -> tuple[dict[str, float], dict[str, list]]:
-    """Biometry (mm) and landmarks (measure -> [[x, y, z], [x, y, z]] mm) of a phantom."""
-    g = labelmap.derived(p, voxel)
-    big = 1.5 * max(p["cer_ax"], p["cer_ay"], p["cer_az_top"]) + g["e"] + 5.0
+def _chord_specs(a: Anatomy, g: Geometry, sulci: dict) -> dict:
+    """measure -> (membership test, plane axis, plane value, chord axis, box low, box high)."""
+    cer, cb, cc = a.cerebrum, a.cerebellum, a.callosum
+    big = 1.5 * max(cer.ax, cer.ay, cer.az_top) + g.e + 5.0
 
     def cerebrum(X, Y, Z):
-        d, _, _ = labelmap.cerebrum(X, Y, Z, p, g, sulci)
+        d, _, _ = labelmap.cerebrum(X, Y, Z, a, g, sulci)
         return d <= 0
 
     def intracranial(X, Y, Z):
-        return labelmap.intracranial_sd(X, Y, Z, p, g) <= 0
+        return labelmap.intracranial_sd(X, Y, Z, a, g) <= 0
 
     def cerebellum(X, Y, Z):
-        d, _, _ = labelmap.cerebrum(X, Y, Z, p, g, sulci)
-        return labelmap.cerebellum_mask(X, Y, Z, p, g, d) & (labelmap.brainstem_sd(X, Y, Z, p, g) > 0) \
-            & (labelmap.intracranial_sd(X, Y, Z, p, g) <= 0)
+        d, _, _ = labelmap.cerebrum(X, Y, Z, a, g, sulci)
+        return labelmap.cerebellum_mask(X, Y, Z, a, g, d) & (labelmap.brainstem_sd(X, Y, Z, a, g) > 0) \
+            & (labelmap.intracranial_sd(X, Y, Z, a, g) <= 0)
 
     def callosum(X, Y, Z):
-        return deep.callosum(X, Y, Z, p, g) & cerebrum(X, Y, Z)
+        return deep.callosum(X, Y, Z, a, g) & cerebrum(X, Y, Z)
 
-    cb_half = p["cb_hx"] + p["cb_ax"] + 3.0
+    cb_half = cb.hx + cb.ax + 3.0
     specs = {
         "bBIP": (cerebrum, 2, 0.0, 0, (-big, -big, 0), (big, big, 0)),
         "sBIP": (intracranial, 2, 0.0, 0, (-big, -big, 0), (big, big, 0)),
-        "TCD": (cerebellum, 1, p["cb_y"], 0, (-cb_half, 0, p["cb_z"] - 2 * p["cb_az"]),
-                (cb_half, 0, p["cb_z"] + 2 * p["cb_az"])),
-        "HV": (cerebellum, 0, 0.0, 2, (0, p["cb_y"] - 2 * p["cb_ay"], p["cb_z"] - 2 * p["verm_az"]),
-               (0, p["cb_y"] + 2 * p["cb_ay"], p["cb_z"] + 2 * p["verm_az"])),
+        "TCD": (cerebellum, 1, cb.y, 0, (-cb_half, 0, cb.z - 2 * cb.az), (cb_half, 0, cb.z + 2 * cb.az)),
+        "HV": (cerebellum, 0, 0.0, 2, (0, cb.y - 2 * cb.ay, cb.z - 2 * cb.verm_az),
+               (0, cb.y + 2 * cb.ay, cb.z + 2 * cb.verm_az)),
     }
-    if p["cc_present"] > 0.5:
-        specs["LCC"] = (callosum, 0, 0.0, 1, (0, p["cc_y"] - p["cc_ly"] - 3, p["cc_z"] - p["cc_lz"]),
-                        (0, p["cc_y"] + p["cc_ly"] + 3, p["cc_z"] + p["cc_lz"] + 3))
+    if cc.present:
+        specs["LCC"] = (callosum, 0, 0.0, 1, (0, cc.y - cc.ly - 3, cc.z - cc.lz), (0, cc.y + cc.ly + 3, cc.z + cc.lz + 3))
+    return specs
+
+
+def measure(a: Anatomy, sulci: dict, voxel: float) -> tuple[dict[str, float], dict[str, list]]:
+    """Biometry (mm) and landmarks (measure -> [[x, y, z], [x, y, z]] mm) of a phantom."""
+    g = labelmap.derived(a, voxel)
     values: dict[str, float] = {}
     marks: dict[str, list] = {}
-    for name, (fn, pa, pv, ca, lo, hi) in specs.items():
+    for name, (fn, pa, pv, ca, lo, hi) in _chord_specs(a, g, sulci).items():
         res = longest_chord(fn, pa, pv, ca, lo, hi)
         if res is None:
             values[name] = float("nan")
             continue
-        a, b = res
-        values[name] = float(np.linalg.norm(b - a))
-        marks[name] = [[round(float(c), 3) for c in a], [round(float(c), 3) for c in b]]
+        p1, p2 = res
+        values[name] = float(np.linalg.norm(p2 - p1))
+        marks[name] = [[round(float(c), 3) for c in p1], [round(float(c), 3) for c in p2]]
     if "LCC" not in values:
         values["LCC"] = float("nan")
-    # right atrial width: in the axial plane through the atrium, the widest left-right run of the
-    # right ventricle through the atrium's centre line, over rows within +-2 mm of it
-    ax, ay, az = deep.atrium_centre(p, g, 1.0)
+    best = _atrial_width(a, g)
+    if best is not None:
+        az = best[4]
+        values["atrial_width"] = best[0]
+        marks["atrial_width"] = [[round(best[1], 3), round(best[3], 3), round(float(az), 3)],
+                                 [round(best[2], 3), round(best[3], 3), round(float(az), 3)]]
+    return values, marks
+
+
+def _atrial_width(a: Anatomy, g: Geometry):
+    """Right atrial width: in the axial plane through the atrium, the widest left-right run of the
+    right ventricle through the atrium's centre line, over rows within +-2 mm of it.
+
+    Returns ``(width, x_lo, x_hi, y, z)`` (mm) or None.
+    """
+    ax, ay, az = deep.atrium_centre(a, g, 1.0)
     xs = (ax - 15.0 + FINE * np.arange(int(30.0 / FINE) + 1)).astype(np.float32)
     ys = (ay - 2.0 + 0.1 * np.arange(41)).astype(np.float32)
-    m = np.broadcast_to(deep.ventricles(*open_grid(xs, ys, np.array([az], np.float32)), p, g),
+    m = np.broadcast_to(deep.ventricles(*open_grid(xs, ys, np.array([az], np.float32)), a, g),
                         (xs.size, ys.size, 1))[..., 0]
     i0 = int(np.argmin(np.abs(xs - ax)))
     best = None
@@ -164,9 +183,5 @@ def measure(p: dict, sulci: dict, voxel: float) -> tuple[dict[str, float], dict[
         lo = i0 - int(np.argmin(col[i0::-1])) + 1 if not col[: i0 + 1].all() else 0
         hi = i0 + int(np.argmin(col[i0:])) - 1 if not col[i0:].all() else col.size - 1
         if best is None or xs[hi] - xs[lo] > best[0]:
-            best = (float(xs[hi] - xs[lo]), float(xs[lo]), float(xs[hi]), float(ys[j]))
-    if best is not None:
-        values["atrial_width"] = best[0]
-        marks["atrial_width"] = [[round(best[1], 3), round(best[3], 3), round(float(az), 3)],
-                                 [round(best[2], 3), round(best[3], 3), round(float(az), 3)]]
-    return values, marks
+            best = (float(xs[hi] - xs[lo]), float(xs[lo]), float(xs[hi]), float(ys[j]), az)
+    return best

@@ -116,13 +116,13 @@ def prepare_cohort(out_dir, n, ga_range, pathologies, sites, voxel, seed, overwr
         raise InputError(out, "exists and is not a folder")
     if isinstance(sites, (int, np.integer)):
         if not 1 <= int(sites) <= len(SITE_ORDER):
-            raise InputError(out, f"--sites must be 1-{len(SITE_ORDER)}, got {sites}")
+            raise InputError(out, f"`sites` must be 1-{len(SITE_ORDER)}, got {sites}", param="sites")
         site_names: list[str | None] = list(SITE_ORDER[: int(sites)])
     else:
         site_names = list(sites)
         unknown = [s for s in site_names if s not in SITES]
         if unknown:
-            raise InputError(out, f"unknown site {unknown[0]!r}; known: {', '.join(SITES)}")
+            raise InputError(out, f"unknown site {unknown[0]!r} in `sites`; known: {', '.join(SITES)}", param="sites")
     try:
         plan = plan_cohort(int(n), ga_range, list(pathologies), site_names, int(seed))
         if not 0.3 <= float(voxel) <= 2.0:

@@ -11,35 +11,40 @@ from __future__ import annotations
 
 import numpy as np
 
+from .codes import AMNIOTIC, BS, CBM, CC, DGM, ECSF, FLUIDS, GM, MATERNAL, N_LABELS, SCALP, SKULL, VENT, WM
+
+BRAIN = (GM, WM, CBM, DGM, BS, CC)
+"""Brain tissues whose mean is the pivot of the site contrast."""
+
 
 def tissue_means(ga: float) -> np.ndarray:
-    """Mean T2w intensity of every GENERATION label (index 0-12) at gestational age ``ga`` (weeks)."""
+    """Mean T2w intensity of every GENERATION label (indexed by label value) at gestational age ``ga`` (weeks)."""
     a = float(np.clip((ga - 20.0) / 18.0, 0.0, 1.0))
-    m = np.zeros(13, dtype=np.float64)
-    m[0] = 0.0
-    m[1] = 0.95  # external CSF
-    m[2] = 0.34 - 0.04 * a  # cortical grey matter
-    m[3] = 0.66 - 0.10 * a  # white matter (unmyelinated)
-    m[4] = 0.93  # ventricles
-    m[5] = 0.50 - 0.08 * a  # cerebellum
-    m[6] = 0.40 - 0.10 * a  # deep grey matter (thalami darken)
-    m[7] = 0.46 - 0.16 * a  # brainstem (myelinates early)
-    m[8] = 0.55 - 0.08 * a  # corpus callosum
-    m[9] = 0.10  # skull
-    m[10] = 0.42  # scalp and fetal soft tissue
-    m[11] = 1.00  # amniotic fluid
-    m[12] = 0.36  # maternal tissue (uterine wall, placenta, muscle)
+    m = np.zeros(N_LABELS, dtype=np.float64)
+    m[ECSF] = 0.95
+    m[GM] = 0.34 - 0.04 * a
+    m[WM] = 0.66 - 0.10 * a  # unmyelinated
+    m[VENT] = 0.93
+    m[CBM] = 0.50 - 0.08 * a
+    m[DGM] = 0.40 - 0.10 * a  # the thalami darken
+    m[BS] = 0.46 - 0.16 * a  # myelinates early
+    m[CC] = 0.55 - 0.08 * a
+    m[SKULL] = 0.10
+    m[SCALP] = 0.42  # scalp and fetal soft tissue
+    m[AMNIOTIC] = 1.00
+    m[MATERNAL] = 0.36  # uterine wall, placenta, muscle
     return m
 
 
 def apply_site_contrast(means: np.ndarray, contrast: float, gamma: float, csf: float) -> np.ndarray:
     """Site contrast: scale deviations from the brain mean by ``contrast``, then a power ``gamma``.
 
-    ``csf`` rescales the fluid intensities (labels 1, 4, 11) before that, e.g. to mimic bSSFP.
+    ``csf`` rescales the fluid intensities (external CSF, ventricles, amniotic fluid) before that,
+    e.g. to mimic bSSFP.
     """
     m = means.copy()
-    m[[1, 4, 11]] *= csf
-    brain = m[[2, 3, 5, 6, 7, 8]].mean()
+    m[list(FLUIDS)] *= csf
+    brain = m[list(BRAIN)].mean()
     m[1:] = np.clip(brain + contrast * (m[1:] - brain), 0.02, None)
     return np.clip(m, 0.0, None) ** gamma
 
@@ -78,7 +83,7 @@ def render(labels: np.ndarray, depth: np.ndarray, ga: float, means: np.ndarray, 
     img = means.astype(np.float32)[labels]
     subplate = float(np.clip((33.0 - ga) / 10.0, 0.0, 1.0)) * 0.12
     if subplate > 0:
-        wm = labels == 3
+        wm = labels == WM
         dd = -depth[wm]
         img[wm] += subplate * np.exp(-((dd - 3.0) / 1.8) ** 2).astype(np.float32)
     if texture > 0:

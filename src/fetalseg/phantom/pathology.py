@@ -15,7 +15,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .anatomy import PATHOLOGIES
+from .params import Anatomy, Ventricles
 
 NAMES = {
     "normal": "Neurotypical",
@@ -52,50 +55,58 @@ def folding_delay(pathology: str, severity: float) -> float:
     return 3.0 * severity if pathology == "micro" else 0.0
 
 
-def apply(p: dict, pathology: str, severity: float) -> dict:
-    """Modify the anatomy parameters ``p`` in place for ``pathology``; returns ``p``."""
-    s = p["cer_ax"] / 29.0
-    p["pathology_vm"] = p["pathology_acc"] = p["pathology_sb"] = p["pathology_micro"] = 0.0
+def apply(a: Anatomy, pathology: str, severity: float) -> Anatomy:
+    """The anatomy ``a`` changed for ``pathology`` at ``severity`` (a new object; ``a`` is frozen)."""
     if pathology == "normal":
-        return p
-    p[f"pathology_{pathology}"] = severity
+        return a
+    s = a.scale
+    a = replace(a, pathology=pathology, severity=severity)
     if pathology == "vm":
-        _dilate_ventricles(p, 10.5 + 3.0 * severity)
+        a = replace(a, ventricles=_dilate_ventricles(a.ventricles, 10.5 + 3.0 * severity))
     elif pathology == "acc":
-        p["cc_present"] = 0.0
-        p["acc_roof"] = p["vent_zc"] + p["vent_rz"] + p["vent_body_height"] + 1.5 * s - p["cc_z"]
-        wide = 10.5 * s
-        p["vent_x_front"] = wide
-        p["vent_x_body"] = wide + 0.5 * s
-        p["vent_x_atrium"] = max(p["vent_x_atrium"], wide + 3.0 * s)
-        _dilate_ventricles(p, 10.0 + 2.0 * severity, body=False)
-        p["occ_horn_length"] *= 2.5 + severity
-        p["v3_raise"] = 0.35 * p["thal_az"]
+        a = _agenesis(a, s, severity)
     elif pathology == "sb":
-        p["ecsf"] *= max(0.25, 0.6 - 0.15 * severity)
-        p["pf_csf"] *= max(0.2, 0.5 - 0.15 * severity)
-        drop = (0.25 + 0.15 * severity) * p["target_HV"]
-        p["cb_z"] -= drop
-        p["pons_z"] -= 0.5 * drop
-        p["cer_front_taper"] += 0.08 * severity  # lemon sign: narrow frontal bones
-        _dilate_ventricles(p, 9.5 + 2.0 * severity)
+        a = _chiari(a, severity)
     # the basal ganglia stay lateral to the (possibly wider) ventricular bodies, squeezed rather than
     # pushed into the cortex: their lateral edge stays where it was
-    lateral = p["bg_x"] + p["bg_ax"]
-    medial = max(p["bg_x"] - p["bg_ax"], p["vent_x_body"] + p["vent_body_width"] + 0.8 * s)
-    p["bg_ax"] = max(0.5 * (lateral - medial), 2.5 * s)
-    p["bg_x"] = max(0.5 * (lateral + medial), medial + p["bg_ax"] - 0.01)
-    return p
+    d, v = a.deep, a.ventricles
+    lateral = d.bg_x + d.bg_ax
+    medial = max(d.bg_x - d.bg_ax, v.x_body + v.body_width + 0.8 * s)
+    bg_ax = max(0.5 * (lateral - medial), 2.5 * s)
+    return replace(a, deep=replace(d, bg_ax=bg_ax, bg_x=max(0.5 * (lateral + medial), medial + bg_ax - 0.01)))
 
 
-def _dilate_ventricles(p: dict, atrial_width: float, body: bool = True) -> None:
-    f = atrial_width / max(p["atrial_width"], 1e-3)
-    p["atrial_width"] = atrial_width
-    p["atrium_height"] = 0.65 * atrial_width
+def _agenesis(a: Anatomy, s: float, severity: float) -> Anatomy:
+    """No callosum; the fissure reaches the roof of the third ventricle; parallel, widely spaced
+    ventricles with colpocephaly; a high-riding third ventricle."""
+    v, cc = a.ventricles, a.callosum
+    cc = replace(cc, present=False, acc_roof=v.zc + v.rz + v.body_height + 1.5 * s - cc.z)
+    wide = 10.5 * s
+    v = replace(v, x_front=wide, x_body=wide + 0.5 * s, x_atrium=max(v.x_atrium, wide + 3.0 * s))
+    v = _dilate_ventricles(v, 10.0 + 2.0 * severity, body=False)
+    v = replace(v, occ_horn_length=v.occ_horn_length * (2.5 + severity), v3_raise=0.35 * a.deep.thal_az)
+    return replace(a, callosum=cc, ventricles=v)
+
+
+def _chiari(a: Anatomy, severity: float) -> Anatomy:
+    """Chiari II: effaced external CSF, small low cerebellum, narrow frontal bones, mild ventriculomegaly."""
+    cov = a.coverings
+    cov = replace(cov, ecsf=cov.ecsf * max(0.25, 0.6 - 0.15 * severity),
+                  pf_csf=cov.pf_csf * max(0.2, 0.5 - 0.15 * severity))
+    drop = (0.25 + 0.15 * severity) * a.target.HV
+    cb = replace(a.cerebellum, z=a.cerebellum.z - drop)
+    bs = replace(a.brainstem, pons_z=a.brainstem.pons_z - 0.5 * drop)
+    cer = replace(a.cerebrum, front_taper=a.cerebrum.front_taper + 0.08 * severity)  # lemon sign
+    vent = _dilate_ventricles(a.ventricles, 9.5 + 2.0 * severity)
+    return replace(a, coverings=cov, cerebellum=cb, brainstem=bs, cerebrum=cer, ventricles=vent)
+
+
+def _dilate_ventricles(v: Ventricles, atrial_width: float, body: bool = True) -> Ventricles:
+    f = atrial_width / max(v.atrial_width, 1e-3)
     g = f ** 0.6
+    out = replace(v, atrial_width=atrial_width, atrium_height=0.65 * atrial_width,
+                  x_atrium=v.x_atrium + 0.25 * (atrial_width - 6.5), occ_horn_length=v.occ_horn_length * g)
     if body:
-        p["vent_body_width"] *= g
-        p["vent_body_height"] *= g
-        p["vent_front_width"] *= g
-    p["vent_x_atrium"] += 0.25 * (atrial_width - 6.5)
-    p["occ_horn_length"] *= g
+        out = replace(out, body_width=v.body_width * g, body_height=v.body_height * g,
+                      front_width=v.front_width * g)
+    return out

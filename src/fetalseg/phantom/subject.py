@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -30,8 +30,9 @@ class PhantomSubject:
     landmarks : dict[str, list]
         measure -> two world points ``[[x, y, z], [x, y, z]]`` (mm, RAS+) whose distance is the measure.
     params : dict
-        Every drawn or derived parameter: GA, pathology, severity, seed, anatomy (mm), per-measure
-        z-scores of the drawn targets, acquisition factors, site and quality score.
+        Every drawn or derived parameter: GA, pathology, severity, seed, ``anatomy`` (the
+        :class:`~fetalseg.phantom.params.Anatomy` as a nested dict, mm; per-measure z-scores and
+        targets under ``z`` and ``target``), acquisition factors, site and quality score.
     """
 
     generation: Image
@@ -72,34 +73,25 @@ def make_subject(ga: float, pathology: str = "normal", severity: float = 1.0, vo
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     ss = np.random.SeedSequence([int(seed), 7919])
     rng_anat, rng_fold, rng_acq, rng_img = (np.random.default_rng(s) for s in ss.spawn(4))
-    p = anatomy.draw_anatomy(ga, rng_anat, disease.z_shift(pathology, severity))
-    anatomy.draw_surroundings(p, rng_anat)
-    disease.apply(p, pathology, severity)
-    mean_r = float(np.mean([p["cer_ax"], p["cer_ay"], p["cer_az_top"]]))
+    a = anatomy.draw_anatomy(ga, rng_anat, disease.z_shift(pathology, severity))
+    a = anatomy.draw_surroundings(a, rng_anat)
+    a = disease.apply(a, pathology, severity)
+    mean_r = float(np.mean([a.cerebrum.ax, a.cerebrum.ay, a.cerebrum.az_top]))
     sulci = cortex.draw_sulci(ga - disease.folding_delay(pathology, severity), mean_r, rng_fold)
     # the folds narrow the brain a little: widen the hemispheres so that the folded brain is as
     # wide as drawn (the truth is still measured on the final anatomy below)
-    width = biometry_truth.brain_width(p, sulci, voxel)
+    width = biometry_truth.brain_width(a, sulci, voxel)
     if np.isfinite(width):
-        p["cer_ax"] += 0.5 * (p["target_bBIP"] - width)
-    # sampling a smooth anatomy can still leave a voxel-scale defect that the guard cannot mend; the
-    # same anatomy is then resampled on a grid shifted by a fraction of a voxel (up to 3 times)
-    for attempt in range(4):
-        shift = tuple(((attempt * f) % 1.0) * voxel for f in (0.37, 0.61, 0.23))
-        xs, ys, zs, affine = labelmap.grid(p, voxel, shift)
-        gen, depth = labelmap.build(p, sulci, xs, ys, zs, voxel)
-        fixes = topology.guard(gen)
-        fixes["grid_attempt"] = attempt
-        if fixes["on_target"]:
-            break
+        a = replace(a, cerebrum=replace(a.cerebrum, ax=a.cerebrum.ax + 0.5 * (a.target.bBIP - width)))
+    gen, depth, affine, fixes = _label_map(a, sulci, voxel)
     acq = acquisition.draw_acquisition(site, rng_acq)
     means = contrast.apply_site_contrast(contrast.tissue_means(ga), acq["contrast"], acq["gamma"], acq["csf"])
     clean = contrast.render(gen, depth, ga, means, acq["texture"], rng_img)
     img = acquisition.acquire(clean, voxel, acq)
-    bio, marks = biometry_truth.measure(p, sulci, voxel)
+    bio, marks = biometry_truth.measure(a, sulci, voxel)
     params = {"ga": ga, "pathology": pathology, "severity": severity if pathology != "normal" else 0.0,
               "voxel": voxel, "seed": int(seed), "site": site or "default",
-              "anatomy": {k: float(v) for k, v in p.items()},
+              "anatomy": a.as_dict(),
               "n_sulci": {k: len(v) for k, v in sulci.items()},
               "sulci": _sulci_params(sulci),
               "acquisition": acq, "quality": acquisition.quality_score(acq, voxel),
@@ -113,6 +105,23 @@ def make_subject(ga: float, pathology: str = "normal", severity: float = 1.0, vo
         landmarks=marks,
         params=params,
     )
+
+
+def _label_map(a, sulci: dict, voxel: float):
+    """GENERATION labels, depth field, affine and the topology guard's report.
+
+    Sampling a smooth anatomy can still leave a voxel-scale defect that the guard cannot mend; the
+    same anatomy is then resampled on a grid shifted by a fraction of a voxel (up to 3 times).
+    """
+    for attempt in range(4):
+        shift = tuple(((attempt * f) % 1.0) * voxel for f in (0.37, 0.61, 0.23))
+        xs, ys, zs, affine = labelmap.grid(a, voxel, shift)
+        gen, depth = labelmap.build(a, sulci, xs, ys, zs, voxel)
+        fixes = topology.guard(gen)
+        fixes["grid_attempt"] = attempt
+        if fixes["on_target"]:
+            break
+    return gen, depth, affine, fixes
 
 
 def _sulci_params(sulci: dict) -> dict:

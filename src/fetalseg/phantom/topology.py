@@ -2,7 +2,7 @@
 
 The anatomy is built so that every FeTA tissue has the target topology (grey matter two
 components, every other tissue one, no handle, no cavity; foreground 6-connected, background
-26-connected as in :func:`fetalseg.metrics.betti_numbers`). Sampling a smooth model on a grid
+26-connected as in :func:`fetalseg.masks.topology.betti_numbers`). Sampling a smooth model on a grid
 can still leave voxel-scale debris: a lone voxel of CSF at the bottom of a pinched sulcus, a
 one-voxel sheet of white matter between a ventricle and the thalamus. This module removes it:
 
@@ -19,8 +19,10 @@ import cc3d
 import numpy as np
 from scipy import ndimage as ndi
 
-# FeTA tissue -> generation labels that form it
-TISSUES = {1: (1,), 2: (2,), 3: (3, 8), 4: (4,), 5: (5,), 6: (6,), 7: (7,)}
+from ..labels import GENERATION_TO_FETA, lookup_table
+from ..masks.topology import bbox, betti_numbers
+from .codes import BS, CBM, CC, DGM, ECSF, GM, N_LABELS, TARGETS, TISSUES, VENT, WM
+
 _CUBE = np.ones((3, 3, 3), dtype=bool)
 
 
@@ -30,15 +32,6 @@ def _member(lab: np.ndarray, tissue: int) -> np.ndarray:
     for v in vals[1:]:
         m |= lab == v
     return m
-
-
-def _bbox(mask: np.ndarray, margin: int = 2):
-    idx = np.nonzero(np.any(mask, axis=(1, 2)))[0], np.nonzero(np.any(mask, axis=(0, 2)))[0], \
-        np.nonzero(np.any(mask, axis=(0, 1)))[0]
-    if any(i.size == 0 for i in idx):
-        return None
-    return tuple(slice(max(int(i[0]) - margin, 0), min(int(i[-1]) + 1 + margin, n))
-                 for i, n in zip(idx, mask.shape))
 
 
 def _give_to_neighbours(lab: np.ndarray, region: np.ndarray, exclude: tuple[int, ...]) -> None:
@@ -53,15 +46,15 @@ def _give_to_neighbours(lab: np.ndarray, region: np.ndarray, exclude: tuple[int,
 def fix_thin_sheets(lab: np.ndarray) -> int:
     """White matter touching both ventricles and deep grey matter becomes deep grey matter (in place)."""
     n = 0
-    sl = _bbox(lab == 4, 3)
+    sl = bbox(lab == VENT, 3)
     if sl is None:
         return 0
     sub = lab[sl]
     for _ in range(2):
-        wm = (sub == 3) | (sub == 8)
-        z = wm & ndi.binary_dilation(sub == 4, structure=_CUBE) & ndi.binary_dilation(sub == 6, structure=_CUBE)
+        wm = (sub == WM) | (sub == CC)
+        z = wm & ndi.binary_dilation(sub == VENT, structure=_CUBE) & ndi.binary_dilation(sub == DGM, structure=_CUBE)
         n += int(z.sum())
-        sub[z] = 6
+        sub[z] = DGM
     return n
 
 
@@ -71,7 +64,7 @@ def keep_main_components(lab: np.ndarray, tissue: int, keep: int = 1) -> int:
     Returns the number of voxels moved.
     """
     mask = _member(lab, tissue)
-    sl = _bbox(mask)
+    sl = bbox(mask, 2)
     if sl is None:
         return 0
     sub, m = lab[sl], mask[sl]
@@ -80,10 +73,10 @@ def keep_main_components(lab: np.ndarray, tissue: int, keep: int = 1) -> int:
         return 0
     counts = np.bincount(cc.ravel())[1:]
     score = counts.astype(np.float64)
-    if tissue == 6:
+    if tissue == DGM:
         # deep grey matter must reach the brainstem (else it and the ventricles are white-matter
         # cavities): the piece touching the brainstem most wins, then size
-        touch = ndi.binary_dilation(sub == 7, structure=_CUBE)
+        touch = ndi.binary_dilation(sub == BS, structure=_CUBE)
         contact = np.bincount(cc[touch].ravel(), minlength=n + 1)[1:]
         score = score + 1e9 * contact
     order = np.argsort(-score, kind="stable")
@@ -100,7 +93,7 @@ def keep_main_components(lab: np.ndarray, tissue: int, keep: int = 1) -> int:
 def fill_small_cavities(lab: np.ndarray, tissue: int, max_voxels: int) -> int:
     """Pockets (26-connected) enclosed by ``tissue`` with at most ``max_voxels`` voxels join it (in place)."""
     mask = _member(lab, tissue)
-    sl = _bbox(mask)
+    sl = bbox(mask, 2)
     if sl is None:
         return 0
     m = mask[sl]
@@ -122,48 +115,43 @@ def fill_small_cavities(lab: np.ndarray, tissue: int, max_voxels: int) -> int:
     return filled
 
 
+_COMPONENT_ORDER = (ECSF, WM, GM, VENT, DGM, CBM, BS)
+_TO_FETA = lookup_table(GENERATION_TO_FETA)
+
+
 def guard(lab: np.ndarray, max_cavity: int = 64) -> dict[str, int]:
     """Apply all fixes to a GENERATION label map in place; returns voxel counts moved per fix."""
     report = {}
     moved = 0
     for _ in range(2):
-        for tissue in (1, 3, 2, 4, 6, 5, 7):
-            moved += keep_main_components(lab, tissue, keep=2 if tissue == 2 else 1)
+        for tissue in _COMPONENT_ORDER:
+            moved += keep_main_components(lab, tissue, keep=TARGETS[tissue][0])
     report["stray_components"] = moved
     filled = 0
-    for tissue in (3, 2, 6, 5, 7, 4, 1):
+    for tissue in (WM, GM, DGM, CBM, BS, VENT, ECSF):
         filled += fill_small_cavities(lab, tissue, max_cavity)
     report["cavities"] = filled
     cache: dict = {}
     report["handle_fixes"] = sum(repair_handles(lab, sizes=(n,), cache=cache) for n in REPAIR_SIZES)
     report["on_target"] = int(on_target(lab))
     if report["handle_fixes"]:
-        for tissue in (1, 3, 2, 4, 6, 5, 7):
-            report["stray_components"] += keep_main_components(lab, tissue, keep=2 if tissue == 2 else 1)
+        for tissue in _COMPONENT_ORDER:
+            report["stray_components"] += keep_main_components(lab, tissue, keep=TARGETS[tissue][0])
     return report
-
-
-TARGETS = {1: (1, 0, 0), 2: (2, 0, 0), 3: (1, 0, 0), 4: (1, 0, 0), 5: (1, 0, 0), 6: (1, 0, 0), 7: (1, 0, 0)}
 
 
 def on_target(lab: np.ndarray) -> bool:
     """Whether every FeTA tissue of a GENERATION label map has its target Betti numbers."""
-    from ..metrics import betti_numbers
-
     fe = _feta(lab)
     return all(betti_numbers(fe == t) == target for t, target in TARGETS.items())
 
 
 def _feta(lab: np.ndarray) -> np.ndarray:
-    from ..labels import GENERATION_TO_FETA, lookup_table
-
-    return lookup_table(GENERATION_TO_FETA)[lab]
+    return _TO_FETA[lab]
 
 
 def _excess(fe: np.ndarray, tissues=TARGETS) -> int:
     """Sum over tissues of |betti - target| (b0 compared only when the crop holds the whole tissue)."""
-    from ..metrics import betti_numbers
-
     total = 0
     for t in tissues:
         b = betti_numbers(fe == t)
@@ -224,10 +212,8 @@ def _quick_defects(mask: np.ndarray, sizes=(6,)) -> dict[int, list[tuple[int, in
     """Boxes whose Euler characteristic shows a handle (EC <= 0 with voxels in the box), confirmed
     by their Betti numbers, per box size. Fast (one summed-area pass for all sizes), but blind to a
     handle in a box holding several pieces."""
-    from ..metrics import betti_numbers
-
     out: dict[int, list[tuple[int, int, int]]] = {n: [] for n in sizes}
-    sl = _bbox(mask, 1)
+    sl = bbox(mask, 1)
     if sl is None:
         return out
     sub = mask[sl]
@@ -247,9 +233,7 @@ def _local_defects(mask: np.ndarray, size: int = 6) -> list[tuple[int, int, int]
     of a level lies inside some box of the level above, so a defect smaller than ``size / 2``
     voxels is found at the finest level.
     """
-    from ..metrics import betti_numbers
-
-    sl = _bbox(mask, 0)
+    sl = bbox(mask, 0)
     if sl is None:
         return []
 
@@ -290,8 +274,6 @@ def repair_handles(lab: np.ndarray, max_fixes: int = 24, sizes=REPAIR_SIZES, cac
     ``cache`` (a dict shared by successive calls) keeps the box screening of a tissue for all
     :data:`REPAIR_SIZES` until a fix changes the label map.
     """
-    from ..metrics import betti_numbers
-
     fixes = 0
     fe = _feta(lab)
 
@@ -326,8 +308,6 @@ def repair_handles(lab: np.ndarray, max_fixes: int = 24, sizes=REPAIR_SIZES, cac
 
 
 def _try_fix(lab: np.ndarray, fe: np.ndarray, tissue: int, corner, size: int) -> int:
-    from ..metrics import betti_numbers
-
     lo = [max(c - 1, 0) for c in corner]
     hi = [min(c + size + 1, n) for c, n in zip(corner, lab.shape)]
     core = tuple(slice(a, b_) for a, b_ in zip(lo, hi))
@@ -363,7 +343,7 @@ def _majority(lab: np.ndarray, core) -> np.ndarray:
     block = lab[pad]
     off = [s.start - p.start for s, p in zip(core, pad)]
     shape = tuple(s.stop - s.start for s in core)
-    counts = np.zeros((13,) + shape, dtype=np.int16)
+    counts = np.zeros((N_LABELS,) + shape, dtype=np.int16)
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
             for dz in (-1, 0, 1):
