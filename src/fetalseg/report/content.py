@@ -1,0 +1,148 @@
+"""What a subject page says: label volumes, topology per label, QC, biometry with centiles, warnings.
+
+Warnings (one line each): QC score above the review threshold (:data:`fetalseg.infer.qc.QC_THRESHOLD`
+unless given), a foreground label missing from the label map, a label whose Betti numbers differ
+from its expected topology, a biometry measurement outside the 3rd-97th centile, no image found,
+unknown gestational age (no normative context).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from .collect import SubjectInputs
+
+#: The centile band outside which a measurement is flagged.
+CENTILE_BAND = (3.0, 97.0)
+
+
+@dataclass
+class SubjectContent:
+    """Numbers and warnings of one subject page (figures are made separately)."""
+
+    inputs: SubjectInputs
+    labels: list[dict]
+    brain_mm3: float
+    qc: dict
+    qc_score: float | None
+    qc_flag: bool
+    biometry: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.inputs.id
+
+
+def label_rows(labels: np.ndarray, voxel_volume: float, soft: dict | None = None) -> list[dict]:
+    """Per FeTA foreground label: volume (mm^3, voxel count x voxel volume), soft volume from the
+    sidecar when given, share of the brain (%), Betti numbers (6-connected foreground,
+    :func:`fetalseg.metrics.betti_numbers`), the expected Betti numbers and whether they match."""
+    from ..infer.volumes import hard_volumes
+    from ..labels import FETA
+    from ..metrics import betti_numbers
+
+    vols = hard_volumes(labels, voxel_volume, max(FETA.values) + 1)
+    brain = float(vols[1:].sum())
+    rows = []
+    for lab in FETA.labels[1:]:
+        mask = labels == lab.value
+        betti = betti_numbers(mask) if vols[lab.value] > 0 else (0, 0, 0)
+        rows.append({"value": lab.value, "short": lab.short, "name": lab.name, "volume_mm3": float(vols[lab.value]),
+                     "soft_mm3": (soft or {}).get(f"{lab.short}_mm3"),
+                     "percent": 100.0 * float(vols[lab.value]) / brain if brain else 0.0,
+                     "betti": tuple(int(b) for b in betti), "target": lab.betti,
+                     "topology_ok": lab.betti is None or tuple(betti) == tuple(lab.betti),
+                     "missing": vols[lab.value] == 0})
+    return rows
+
+
+def _measure_value(entry) -> float | None:
+    if isinstance(entry, (int, float)):
+        return float(entry)
+    if isinstance(entry, dict):
+        for key in ("value_mm", "value", "mm", "final", "distance_mm"):
+            v = entry.get(key)
+            if isinstance(v, (int, float)):
+                return float(v)
+    return None
+
+
+def read_biometry(path, ga: float | None) -> tuple[list[dict], float | None]:
+    """Measurements of a ``fetalseg biometry`` JSON: rows ``measure, value (mm), z, centile, outside``.
+
+    The measures are looked up under ``measures`` (or at the top level); each is a number of mm or
+    an object with the value (``value_mm``/``value``/``mm``) and optionally ``z``/``centile``.
+    Missing centiles are computed from :mod:`fetalseg.norms` at ``ga`` (or the JSON's ``ga``).
+    Returns the rows and the GA used.
+    """
+    from .. import norms
+
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"not a readable biometry JSON ({exc.__class__.__name__})") from None
+    table = data.get("measures", data) if isinstance(data, dict) else {}
+    if ga is None and isinstance(data, dict) and isinstance(data.get("ga"), (int, float)):
+        ga = float(data["ga"])
+    rows = []
+    for m in norms.MEASURES:
+        entry = table.get(m) if isinstance(table, dict) else None
+        v = _measure_value(entry)
+        if v is None or not math.isfinite(v):
+            continue
+        cen = entry.get("centile") if isinstance(entry, dict) else None
+        z = entry.get("z", entry.get("zscore")) if isinstance(entry, dict) else None
+        if ga is not None:
+            cen = norms.centile(m, v, ga) if not isinstance(cen, (int, float)) else float(cen)
+            z = norms.zscore(m, v, ga) if not isinstance(z, (int, float)) else float(z)
+        outside = cen is not None and not (CENTILE_BAND[0] <= cen <= CENTILE_BAND[1])
+        rows.append({"measure": m, "value": v, "z": z, "centile": cen, "outside": bool(outside)})
+    return rows, ga
+
+
+def _warnings(c: SubjectContent, threshold: float) -> list[str]:
+    out = []
+    if c.qc_flag:
+        out.append(f"QC score {c.qc_score:.3g} is above the review threshold {threshold:g}: check this "
+                   "segmentation by eye.")
+    missing = [r["short"] for r in c.labels if r["missing"]]
+    if missing:
+        out.append(f"Label(s) missing from the segmentation: {', '.join(missing)}.")
+    wrong = [f"{r['short']} {r['betti']}" for r in c.labels if not r["topology_ok"] and not r["missing"]]
+    if wrong:
+        out.append(f"Topology differs from the expected one in {len(wrong)} label(s): {', '.join(wrong)}.")
+    for b in c.biometry:
+        if b["outside"]:
+            out.append(f"{b['measure']} = {b['value']:.1f} mm is outside the {CENTILE_BAND[0]:g}rd-"
+                       f"{CENTILE_BAND[1]:g}th centile (centile {b['centile']:.1f}).")
+    if c.inputs.image is None:
+        out.append("No image found for this label map: the views show the labels only.")
+    if c.inputs.ga is None:
+        out.append("Gestational age unknown: no normative context.")
+    return out
+
+
+def subject_content(inputs: SubjectInputs, labels: np.ndarray, voxel_volume: float,
+                    threshold: float | None = None) -> SubjectContent:
+    """The :class:`SubjectContent` of one subject from its label map (FeTA values) and found inputs."""
+    from ..infer.qc import QC_THRESHOLD
+
+    thr = QC_THRESHOLD if threshold is None else float(threshold)
+    qc = inputs.sidecar.get("qc") or {}
+    score = qc.get("qc_score")
+    score = float(score) if isinstance(score, (int, float)) else None
+    rows = label_rows(labels, voxel_volume, inputs.sidecar.get("volumes_mm3"))
+    c = SubjectContent(inputs, rows, float(sum(r["volume_mm3"] for r in rows)), qc, score,
+                       bool(score is not None and score > thr))
+    if inputs.biometry_json is not None:
+        c.biometry, ga = read_biometry(inputs.biometry_json, inputs.ga)
+        if inputs.ga is None and ga is not None:
+            inputs.ga = ga
+    c.warnings = _warnings(c, thr)
+    return c
