@@ -31,6 +31,8 @@ def segment(
     volumes: Optional[Path] = typer.Option(None, "--volumes", help="CSV of soft tissue volumes (mm^3) per subject."),
     qc: Optional[Path] = typer.Option(None, "--qc", help="CSV of QC scores and flags per subject."),
     posteriors: Optional[Path] = typer.Option(None, "--posteriors", help="Folder for 4-D probability maps."),
+    report: Optional[Path] = typer.Option(None, "--report",
+                                          help="Folder for the HTML report (index + one page per subject)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the network."),
     precision: str = typer.Option("float32", "--precision",
@@ -61,6 +63,10 @@ def segment(
     for table in (volumes, qc):
         if table is not None:
             batch.check_table(table, overwrite)
+    if report is not None:  # the report's own checks run after segmentation: fail early on its index
+        from ..io import check_writable
+
+        check_writable(Path(report) / "index.html", overwrite)
 
     import torch
 
@@ -123,6 +129,10 @@ def segment(
     flagged = [r["subject"] for r in rows_q if r.get("qc_flag")]
     if flagged:
         say(f"QC flagged for review: {', '.join(flagged)}")
+    if report is not None and (summary.done or summary.skipped):
+        from ..report import write_reports
+
+        say(f"report: {write_reports(output, report, overwrite=overwrite).index}")
     for job, msg in summary.failed:
         typer.echo(f"fetalseg: failed: {cli_text(msg)}", err=True)
     if summary.failed:
