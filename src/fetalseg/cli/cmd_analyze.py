@@ -49,6 +49,8 @@ def analyze(
     from .common import console
 
     out = console()
+    if not out.is_terminal:  # files and pipes: one line per metric
+        out.width = max(out.width, 120)
     out.print(f"{len(res.cases.subjects)} subjects, factors: {', '.join(f.name for f in res.cases.factors)}")
     for r in res.results:
         if r.label != "mean":
