@@ -23,7 +23,6 @@ from ..labels import FETA
 from . import ensemble, preprocess, qc
 from . import tta as tta_mod
 from .postprocess import label_map, postprocess as topo_postprocess
-from ..nets.device import resolve_device
 from .predictor import Predictor
 from .volumes import volume_row
 
@@ -258,7 +257,7 @@ def segment(
         Crop the model grid around the brain (faster); False covers the whole field of view.
     device : {'auto', 'cpu', 'cuda'}
     threads : int, optional
-        ``torch.set_num_threads`` for this call (CPU).
+        CPU threads for this call (``torch.set_num_threads``; the previous setting is restored after).
     posteriors : bool
         Keep the probability maps (implies a :class:`SegmentResult` return).
     return_result : bool
@@ -271,17 +270,16 @@ def segment(
     Image or SegmentResult
         The uint8 label image on the input's exact grid, with its affine and header.
     """
-    import torch
+    from ..nets.device import resolve_device, torch_settings
 
-    if threads is not None:
-        if int(threads) < 1:
-            raise InputError(None, f"`threads` must be >= 1, got {threads}", param="threads")
-        torch.set_num_threads(int(threads))
+    if threads is not None and int(threads) < 1:
+        raise InputError(None, f"`threads` must be >= 1, got {threads}", param="threads")
     dev = str(resolve_device(device))
     image = _load(image_or_path)
-    preds = as_predictors(model, models_dir=models_dir, device=dev)
-    if precision is not None:
-        preds = [dataclasses.replace(p, precision=precision) for p in preds]
-    result = run_segmentation(image, preds, tta=tta, flips=flips, merge=merge, postprocess=postprocess,
-                              crop=crop, posteriors=posteriors)
+    with torch_settings(threads=threads):
+        preds = as_predictors(model, models_dir=models_dir, device=dev)
+        if precision is not None:
+            preds = [dataclasses.replace(p, precision=precision) for p in preds]
+        result = run_segmentation(image, preds, tta=tta, flips=flips, merge=merge, postprocess=postprocess,
+                                  crop=crop, posteriors=posteriors)
     return result if (return_result or posteriors) else result.labels

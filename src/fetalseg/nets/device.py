@@ -1,8 +1,11 @@
-"""The one rule for turning a device name into a :class:`torch.device` (training and inference)."""
+"""Where torch runs: the one rule for turning a device name into a :class:`torch.device`, and process-wide
+torch settings (threads, oneDNN determinism) that are restored after use (training and inference)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from typing import Iterator
 
 import torch
 
@@ -39,3 +42,27 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     if name == "cuda":
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     return torch.device(name)
+
+
+@contextlib.contextmanager
+def torch_settings(*, threads: int | None = None, deterministic: bool | None = None) -> Iterator[None]:
+    """Set torch's process-wide settings for a ``with`` block and restore the previous ones after it.
+
+    Parameters
+    ----------
+    threads : int, optional
+        ``torch.set_num_threads`` (intra-op CPU threads) inside the block.
+    deterministic : bool, optional
+        ``torch.backends.mkldnn.deterministic`` (oneDNN: same inputs, same bits) inside the block.
+    """
+    old_threads, old_det = torch.get_num_threads(), torch.backends.mkldnn.deterministic
+    try:
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        if deterministic is not None:
+            torch.backends.mkldnn.deterministic = bool(deterministic)
+        yield
+    finally:
+        if torch.get_num_threads() != old_threads:
+            torch.set_num_threads(old_threads)
+        torch.backends.mkldnn.deterministic = old_det

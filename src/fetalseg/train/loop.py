@@ -1,40 +1,34 @@
-"""The trainer behind ``fetalseg train``: one function, :func:`train`.
+"""The trainer behind ``fetalseg train``: :func:`train` assembles a :class:`Trainer` from parts that can be
+read and replaced one at a time:
 
-Run folder (``run_dir``):
+* set-up (:func:`build`): network, optimiser, scheduler, loss, batch source, validation cases;
+* one optimisation step (:meth:`Trainer.step`) and validation (:func:`evaluate`);
+* checkpoint policy (:class:`CheckpointPolicy`);
+* the run folder: config, CSV log, learning curve, summary (:class:`~fetalseg.train.runfolder.RunFolder`);
+* progress: a ``progress(done, total, info)`` callback supplied by the caller.
 
-* ``config.yaml``: the resolved configuration (absolute paths);
-* ``log.csv``: one row per step: ``step`` (completed steps), ``loss``, ``lr``, ``time_s`` (wall time of
-  the step), ``elapsed_s`` (training time so far), and on validation steps ``val_mean`` (mean Dice
-  over FeTA labels 1-7) and ``val_1`` .. ``val_7``;
-* ``curve.png``: the learning curve (:mod:`fetalseg.train.curves`);
-* ``checkpoints/last.pt`` (every ``checkpoint_every`` steps and at the end) and ``checkpoints/best.pt``
-  (the best validation mean Dice so far; the last one when there is no validation set);
-* ``summary.json`` at the end.
-
-Only rank 0 writes and validates; other ranks wait at a barrier.
+Only rank 0 writes and validates; other ranks wait at a barrier. Process-wide torch settings (threads,
+oneDNN determinism) hold for the run and are restored when it ends.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from ..errors import InputError
 from ..masks import dice_per_label
+from ..nets.device import torch_settings
 from . import checkpoint as ck
 from . import ddp
 from .config import TrainConfig
-
-FG = tuple(range(1, 8))
-LOG_COLUMNS = ["step", "loss", "lr", "time_s", "elapsed_s", "val_mean"] + [f"val_{v}" for v in FG]
-IGNORED_ON_RESUME = {"device", "threads"}
+from .runfolder import FG, RunFolder, prepare_run_dir
 
 
 class PolyDecay:
@@ -107,51 +101,176 @@ def evaluate(model, cases, device, bf16: bool = False) -> dict[int, float]:
     return {v: (float(np.mean(x)) if x else math.nan) for v, x in per.items()}
 
 
-def _mean_dice(d: dict[int, float]) -> float:
+def mean_dice(d: dict[int, float]) -> float:
+    """Mean of the Dice values that are not NaN; NaN when there is none."""
     vals = [x for x in d.values() if not math.isnan(x)]
     return float(np.mean(vals)) if vals else math.nan
 
 
-def _fmt(x) -> str:
-    if isinstance(x, float):
-        return "" if math.isnan(x) else f"{x:.6g}"
-    return str(x)
+@dataclass
+class Setup:
+    """Everything built before the first step (see :func:`build`)."""
+
+    net: torch.nn.Module  # the bare network (saved in checkpoints)
+    model: torch.nn.Module  # the network as trained (DDP-wrapped when distributed)
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    criterion: Any
+    source: Any  # a batch source: next_batch(step) -> (image, target)
+    cases: list  # validation cases (rank 0 only)
+    has_val: bool
+    bf16: bool
 
 
-def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> Path | None:
-    """Check the run folder; returns the checkpoint to resume from (or None). Raises InputError."""
-    last = run_dir / "checkpoints" / "last.pt"
-    if run_dir.exists() and not run_dir.is_dir():
-        raise InputError(run_dir, "run folder path is a file")
-    if not resume:
-        if last.exists() or (run_dir / "log.csv").exists():
-            raise InputError(run_dir, "already holds a training run (use `resume=True` to continue it, or choose "
-                                      "another `run_dir`)", param="run_dir")
-        return None
-    if not last.exists():
-        return None
-    saved = run_dir / "config.yaml"
-    if saved.exists():
-        old = TrainConfig.from_yaml(saved).to_dict()
-        new = cfg.to_dict()
-        diff = sorted(k for k in set(old) | set(new) if k not in IGNORED_ON_RESUME and old.get(k) != new.get(k))
-        if diff:
-            raise InputError(saved, f"the run was started with a different config ({', '.join(diff)} differ)")
-    return last
+def build(cfg: TrainConfig, info: ddp.DistInfo, fresh: bool) -> Setup:
+    """Network, optimiser, scheduler, loss, batch source and validation cases, in the order that fixes
+    the random stream (seeded by ``cfg.seed``). ``fresh``: a new run (``init_from`` weights are loaded)."""
+    from ..nets import build_network
+    from .data import load_validation, make_source
+    from .loss import DeepSupervisionLoss
+
+    dev = info.device
+    bf16 = use_bf16(cfg.bf16, dev)
+    torch.manual_seed(cfg.seed)
+    net = build_network(cfg.network)
+    if cfg.init_from and fresh:
+        load_initial_weights(net, cfg.init_from, cfg.network)
+    net = net.to(dev)
+    model = ddp.wrap(net, info)
+    opt = make_optimiser(model.parameters(), cfg.optim)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, PolyDecay(cfg.steps, cfg.optim.poly_power, cfg.optim.warmup_steps))
+    criterion = DeepSupervisionLoss(net.n_outputs)
+    source = make_source(cfg, info.rank, dev)
+    has_val = cfg.validation.every > 0 and bool(cfg.validation.paths)  # same on every rank
+    cases = load_validation(cfg.validation, cfg.resolution_mm) if info.main and has_val else []
+    return Setup(net, model, opt, sched, criterion, source, cases, has_val, bf16)
 
 
-def _truncate_log(log: Path, step: int) -> None:
-    """Keep the header and rows with ``step <= step`` (rows written after the checkpoint are redone)."""
-    from ..io import atomic_path
+class CheckpointPolicy:
+    """When checkpoints are written.
 
-    if not log.exists():
-        return
-    with open(log, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    keep = rows[:1] + [r for r in rows[1:] if r and int(float(r[0])) <= step]
-    with atomic_path(log, overwrite=True) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(keep)
+    * ``best.pt`` (weights only): at every improvement of the validation mean Dice; without validation,
+      the newest weights at every checkpoint step;
+    * ``last.pt`` (weights, optimiser, scheduler, every RNG state): every ``checkpoint_every`` steps and
+      at the last step.
+
+    ``state`` (best Dice and step, training time, last validation) is saved with every checkpoint.
+    """
+
+    def __init__(self, cfg: TrainConfig, setup: Setup, folder: RunFolder, state: dict, world: int):
+        self.cfg, self.setup, self.folder, self.state, self.world = cfg, setup, folder, state, world
+
+    def save(self, name: str, step: int, with_optim: bool = True) -> None:
+        s = self.setup
+        ck.save_checkpoint(self.folder.checkpoints / name, model=s.net, optimizer=s.optimizer if with_optim else None,
+                           scheduler=s.scheduler if with_optim else None, step=step,
+                           extra={"state": self.state, "config": self.cfg.to_dict(), "bf16": s.bf16,
+                                  "world_size": self.world})
+
+    def validated(self, done: int, mean: float) -> None:
+        """After validation at step ``done`` with mean Dice ``mean``."""
+        if mean > self.state["best_dice"]:
+            self.state["best_dice"], self.state["best_step"] = mean, done
+            self.save("best.pt", done, with_optim=False)
+
+    def stepped(self, done: int) -> None:
+        """After step ``done`` (logged, validated when due)."""
+        if done % self.cfg.checkpoint_every == 0 or done == self.cfg.steps:
+            if not self.setup.has_val:  # no validation: the newest weights are the best we know
+                self.state["best_step"] = done
+                self.save("best.pt", done, with_optim=False)
+            self.save("last.pt", done)
+
+
+class Trainer:
+    """The training loop over the parts of a :class:`Setup` (module docstring); :meth:`run` trains."""
+
+    def __init__(self, cfg: TrainConfig, setup: Setup, folder: RunFolder, info: ddp.DistInfo,
+                 progress: Callable[[int, int, str], None] | None = None):
+        self.cfg, self.setup, self.folder, self.info = cfg, setup, folder, info
+        self.progress = progress if info.main else None
+        self.state = {"best_dice": -1.0, "best_step": 0, "elapsed_s": 0.0, "last_val": {}}
+        self.policy = CheckpointPolicy(cfg, setup, folder, self.state, info.world)
+        self.start, self.loss_ema = 0, math.nan
+
+    def resume_from(self, path: Path) -> None:
+        """Restore weights, optimiser, scheduler, RNG states and run state from checkpoint ``path``."""
+        s = self.setup
+        ckpt = ck.load_checkpoint(path, map_location="cpu")  # RNG states must stay on the CPU
+        self.start = ck.restore(ckpt, model=s.net, optimizer=s.optimizer, scheduler=s.scheduler)
+        self.state.update(ckpt["extra"].get("state", {}))
+
+    def step(self, step: int) -> tuple[float, float]:
+        """One optimisation step on batch ``step``; returns (loss, learning rate used)."""
+        s = self.setup
+        image, target = s.source.next_batch(step)
+        with torch.autocast(self.info.device.type, dtype=torch.bfloat16, enabled=s.bf16):
+            outputs = s.model(image)
+        loss = s.criterion(outputs, target)
+        s.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(s.model.parameters(), self.cfg.optim.grad_clip)
+        lr = s.optimizer.param_groups[0]["lr"]
+        s.optimizer.step()
+        s.scheduler.step()
+        loss_v = float(loss.detach())
+        if not math.isfinite(loss_v):
+            raise RuntimeError(f"loss is {loss_v} at step {step + 1}; lower optim.lr or check the data")
+        return loss_v, lr
+
+    def validate(self, done: int) -> dict[int, float]:
+        """Dice per label on the validation cases (rank 0), recorded in the state and the checkpoint policy."""
+        val = evaluate(self.setup.net, self.setup.cases, self.info.device, self.setup.bf16)
+        self.state["last_val"] = {str(k): v for k, v in val.items()}
+        self.policy.validated(done, mean_dice(val))
+        return val
+
+    def record(self, done: int, loss_v: float, lr: float, dt: float, due: bool) -> None:
+        """Rank 0 after step ``done``: validation when ``due``, log row, checkpoints, curve, progress."""
+        val = self.validate(done) if due and self.setup.cases else {}
+        self.folder.log_step(done, loss_v, lr, dt, self.state["elapsed_s"], mean_dice(val) if val else math.nan, val)
+        self.policy.stepped(done)
+        if due or done == self.cfg.steps:
+            self.folder.plot()
+        if self.progress is not None:
+            best = self.state["best_dice"]
+            d = f" dice {best:.3f}" if best >= 0 else ""
+            self.progress(done, self.cfg.steps, f"loss {self.loss_ema:.4f}{d}")
+
+    def run(self) -> dict:
+        """Train from step ``start`` to ``cfg.steps``; returns the summary (also ``summary.json``)."""
+        cfg, info = self.cfg, self.info
+        if info.main:
+            self.folder.start(self.start)
+        ddp.barrier(info)
+        if self.progress is not None:
+            self.progress(self.start, cfg.steps, "")
+        self.setup.model.train()
+        for step in range(self.start, cfg.steps):
+            t0 = time.perf_counter()
+            loss_v, lr = self.step(step)
+            dt = time.perf_counter() - t0
+            self.state["elapsed_s"] += dt
+            self.loss_ema = loss_v if math.isnan(self.loss_ema) else 0.95 * self.loss_ema + 0.05 * loss_v
+            done = step + 1
+            due = self.setup.has_val and (done % cfg.validation.every == 0 or done == cfg.steps)
+            if info.main:
+                self.record(done, loss_v, lr, dt, due)
+            if due:
+                ddp.barrier(info)
+        return self.finish()
+
+    def finish(self) -> dict:
+        st = self.state
+        summary = {"run_dir": str(self.folder.root), "steps": self.cfg.steps, "world_size": self.info.world,
+                   "bf16": self.setup.bf16, "device": str(self.info.device), "best_step": st["best_step"],
+                   "best_dice": None if st["best_dice"] < 0 else st["best_dice"],
+                   "last_validation": st["last_val"], "elapsed_s": st["elapsed_s"]}
+        if self.info.main:
+            self.folder.write_summary(summary)
+        ddp.barrier(self.info)
+        return summary
 
 
 def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None = None,
@@ -162,120 +281,20 @@ def train(cfg: TrainConfig, run_dir, *, resume: bool = False, device: str | None
     rank runs this function; rank 0 writes the run folder. ``resume`` continues from
     ``checkpoints/last.pt`` (a fresh start when there is none yet). ``progress(done, total, info)``
     is called on rank 0 when training starts and after every step (``info``: smoothed loss and best
-    validation Dice).
+    validation Dice). ``torch.set_num_threads`` (``cfg.threads``) and oneDNN's deterministic mode hold
+    during the call only.
     """
-    from ..io import write_text
-    from ..nets import build_network
-    from .curves import plot_curves
-    from .data import load_validation, make_source
-    from .loss import DeepSupervisionLoss
-
     run_dir = Path(run_dir).resolve()
     info = ddp.init_distributed(device or cfg.device)
     try:
-        if cfg.threads > 0:
-            torch.set_num_threads(cfg.threads)
-        torch.backends.mkldnn.deterministic = True  # oneDNN: same inputs, same bits (no measurable cost here)
-        resume_from = _prepare_run_dir(cfg, run_dir, resume)
-        ddp.barrier(info)
-        dev = info.device
-        bf16 = use_bf16(cfg.bf16, dev)
-        torch.manual_seed(cfg.seed)
-        net = build_network(cfg.network)
-        if cfg.init_from and resume_from is None:
-            load_initial_weights(net, cfg.init_from, cfg.network)
-        net = net.to(dev)
-        model = ddp.wrap(net, info)
-        opt = make_optimiser(model.parameters(), cfg.optim)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, PolyDecay(cfg.steps, cfg.optim.poly_power,
-                                                                    cfg.optim.warmup_steps))
-        criterion = DeepSupervisionLoss(net.n_outputs)
-        source = make_source(cfg, info.rank, dev)
-        has_val = cfg.validation.every > 0 and bool(cfg.validation.paths)  # same on every rank
-        cases = load_validation(cfg.validation, cfg.resolution_mm) if info.main and has_val else []
-
-        ckdir, log, png = run_dir / "checkpoints", run_dir / "log.csv", run_dir / "curve.png"
-        state = {"best_dice": -1.0, "best_step": 0, "elapsed_s": 0.0, "last_val": {}}
-        start = 0
-        if resume_from is not None:
-            ckpt = ck.load_checkpoint(resume_from, map_location="cpu")  # RNG states must stay on the CPU
-            start = ck.restore(ckpt, model=net, optimizer=opt, scheduler=sched)
-            state.update(ckpt["extra"].get("state", {}))
-        if info.main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            write_text(run_dir / "config.yaml", cfg.to_yaml(), overwrite=True)
-            if start > 0:
-                _truncate_log(log, start)
-            else:
-                with open(log, "w", newline="", encoding="utf-8") as f:
-                    csv.writer(f).writerow(LOG_COLUMNS)
-        ddp.barrier(info)
-
-        def checkpoint(path: Path, step: int, with_optim: bool = True) -> None:
-            ck.save_checkpoint(path, model=net, optimizer=opt if with_optim else None,
-                               scheduler=sched if with_optim else None, step=step,
-                               extra={"state": state, "config": cfg.to_dict(), "bf16": bf16,
-                                      "world_size": info.world})
-
-        prog = progress if info.main else None
-        if prog is not None:
-            prog(start, cfg.steps, "")
-        model.train()
-        loss_ema = math.nan
-        if True:
-            for step in range(start, cfg.steps):
-                t0 = time.perf_counter()
-                image, target = source.next_batch(step)
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-                    outputs = model(image)
-                loss = criterion(outputs, target)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.optim.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                lr = opt.param_groups[0]["lr"]
-                opt.step()
-                sched.step()
-                done = step + 1
-                loss_v = float(loss.detach())
-                if not math.isfinite(loss_v):
-                    raise RuntimeError(f"loss is {loss_v} at step {done}; lower optim.lr or check the data")
-                dt = time.perf_counter() - t0
-                state["elapsed_s"] += dt
-                loss_ema = loss_v if math.isnan(loss_ema) else 0.95 * loss_ema + 0.05 * loss_v
-                validate = has_val and (done % cfg.validation.every == 0 or done == cfg.steps)
-                val: dict[int, float] = {}
-                if info.main:
-                    if validate and cases:
-                        val = evaluate(net, cases, dev, bf16)
-                        mean = _mean_dice(val)
-                        state["last_val"] = {str(k): v for k, v in val.items()}
-                        if mean > state["best_dice"]:
-                            state["best_dice"], state["best_step"] = mean, done
-                            checkpoint(ckdir / "best.pt", done, with_optim=False)
-                    row = [done, loss_v, lr, dt, state["elapsed_s"], _mean_dice(val) if val else math.nan]
-                    row += [val.get(v, math.nan) for v in FG]
-                    with open(log, "a", newline="", encoding="utf-8") as f:
-                        csv.writer(f).writerow([_fmt(x) for x in row])
-                    if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-                        if not has_val:  # no validation: the newest weights are the best we know
-                            state["best_step"] = done
-                            checkpoint(ckdir / "best.pt", done, with_optim=False)
-                        checkpoint(ckdir / "last.pt", done)
-                    if validate or done == cfg.steps:
-                        plot_curves(log, png, title=cfg.name)
-                    if prog is not None:
-                        d = f" dice {state['best_dice']:.3f}" if state["best_dice"] >= 0 else ""
-                        prog(done, cfg.steps, f"loss {loss_ema:.4f}{d}")
-                if validate:
-                    ddp.barrier(info)
-        summary = {"run_dir": str(run_dir), "steps": cfg.steps, "world_size": info.world, "bf16": bf16,
-                   "device": str(dev), "best_step": state["best_step"],
-                   "best_dice": None if state["best_dice"] < 0 else state["best_dice"],
-                   "last_validation": state["last_val"], "elapsed_s": state["elapsed_s"]}
-        if info.main:
-            write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n", overwrite=True)
-        ddp.barrier(info)
-        return summary
+        # oneDNN deterministic: same inputs, same bits (no measurable cost here)
+        with torch_settings(threads=cfg.threads if cfg.threads > 0 else None, deterministic=True):
+            resume_from = prepare_run_dir(cfg, run_dir, resume)
+            ddp.barrier(info)
+            trainer = Trainer(cfg, build(cfg, info, fresh=resume_from is None), RunFolder(run_dir, cfg), info,
+                              progress)
+            if resume_from is not None:
+                trainer.resume_from(resume_from)
+            return trainer.run()
     finally:
         ddp.shutdown(info)
