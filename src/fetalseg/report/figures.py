@@ -59,7 +59,7 @@ def _png(fig, dpi: int) -> bytes:
     return buf.getvalue()
 
 
-def orthogonal_mosaic(grey: np.ndarray, labels: np.ndarray, spacing, mode: str = "overlay", dpi: int = 80) -> bytes:
+def orthogonal_mosaic(grey: np.ndarray, labels: np.ndarray, spacing, mode: str = "overlay", dpi: int = 100) -> bytes:
     """PNG of 3 rows (axial, coronal, sagittal) x 5 slices through the brain box.
 
     Parameters
