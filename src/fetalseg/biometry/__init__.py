@@ -1,0 +1,1 @@
+"""Fetal brain biometry (:mod:`fetalseg.biometry`)."""
