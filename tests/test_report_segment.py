@@ -5,21 +5,10 @@ from __future__ import annotations
 import re
 
 import nibabel as nib
-import pytest
-import torch
 
 from badinput import assert_clean_error
+from test_cli_segment import tiny_model  # noqa: F401  (the fixture: a tiny exported network)
 from test_infer_helpers import affine, phantom_image
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from fetalseg.nets import build_network, save_model
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
-    save_model(build_network("tiny"), {"patch_size": [32, 32, 32], "resolution_mm": 1.0}, path)
-    return path
 
 
 def _bids(root, n=2, shape=(22, 26, 20)):
