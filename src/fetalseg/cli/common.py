@@ -17,6 +17,7 @@ FLAGS = {
     "overwrite": "--overwrite", "resume": "--resume", "run_dir": "-o", "which": "--checkpoint",
     "device": "--device", "threads": "--threads", "merge": "--merge", "model": "--model", "sites": "--sites",
     "n": "-n", "columns": "--columns", "convention": "--convention", "shares": "--shares", "steps": "--steps",
+    "precision": "--precision", "flips": "--flips",
 }
 
 
@@ -59,22 +60,24 @@ class StepBar:
     """A Rich progress bar fed by ``bar(done, total, info)`` calls (the library's progress callbacks).
 
     The bar appears at the first call, so processes that never report (DDP ranks other than 0)
-    draw nothing; leaving the ``with`` block stops it.
+    draw nothing, nor does a run of fewer than ``min_total`` items; leaving the ``with`` block stops it.
+    ``info``: show the text the library passes with each call.
     """
 
-    def __init__(self, name: str, enabled: bool = True):
-        self.name, self.enabled, self._bar, self._task = name, enabled, None, None
+    def __init__(self, name: str, enabled: bool = True, info: bool = True, min_total: int = 0):
+        self.name, self.enabled, self.info, self.min_total = name, enabled, info, min_total
+        self._bar, self._task = None, None
 
     def __call__(self, done: int, total: int, info: str = "") -> None:
-        if not self.enabled:
+        if not self.enabled or total < self.min_total:
             return
         if self._bar is None:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                        TimeRemainingColumn)
 
-            self._bar = Progress(TextColumn(f"[bold]{self.name}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=console(stderr=True))
+            columns = [TextColumn(f"[bold]{self.name}"), BarColumn(), MofNCompleteColumn()]
+            columns += [TextColumn("{task.fields[info]}")] if self.info else []
+            self._bar = Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(), console=console(stderr=True))
             self._task = self._bar.add_task(self.name, total=total, completed=done, info=info)
             self._bar.start()
         else:

@@ -6,10 +6,12 @@
 * :mod:`.tta`, :mod:`.ensemble`: flip TTA, mean / max-confidence merges;
 * :mod:`.postprocess`: topology on probabilities before the arg-max;
 * :mod:`.volumes`, :mod:`.qc`: soft volumes, QC score;
-* :mod:`.segment`: :func:`segment`; :mod:`.batch`: many subjects with resume.
+* :mod:`.segment`: :func:`segment`; :mod:`.batch`: many subjects with resume;
+  :mod:`.segment_batch`: :func:`segment_batch`, files and datasets into an output folder (``fetalseg segment``).
 """
 
 from .predictor import Predictor
 from .segment import SegmentResult, run_segmentation, segment
+from .segment_batch import segment_batch
 
-__all__ = ["segment", "run_segmentation", "SegmentResult", "Predictor"]
+__all__ = ["segment", "segment_batch", "run_segmentation", "SegmentResult", "Predictor"]

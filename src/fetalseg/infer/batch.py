@@ -115,18 +115,20 @@ def plan_jobs(inputs: Sequence[os.PathLike], output: os.PathLike,
 
 
 def run_batch(jobs: Sequence[Job], work: Callable[[Job], None], *, overwrite: bool = False,
-              progress=None, reraise_single: bool = True) -> BatchSummary:
+              progress: Callable[[int, int], None] | None = None, reraise_single: bool = True) -> BatchSummary:
     """Run ``work(job)`` for every unfinished job; failures are recorded and the batch goes on.
 
-    ``progress`` is an optional Rich ``Progress``. With one job and ``reraise_single``, its error
-    propagates (a single bad input is a bad argument: exit code 2 at the command line).
+    ``progress(done, total)`` is called before the first job and after each (``total``: jobs to run).
+    With one job and ``reraise_single``, its error propagates (a single bad input is a bad argument:
+    exit code 2 at the command line).
     """
     summary = BatchSummary()
     todo = []
     for job in jobs:
         (summary.skipped if job.finished() and not overwrite else todo).append(job)
-    task = progress.add_task("segment", total=len(todo)) if progress is not None and todo else None
-    for job in todo:
+    if progress is not None and todo:
+        progress(0, len(todo))
+    for k, job in enumerate(todo, start=1):
         try:
             work(job)
         except KeyboardInterrupt:
@@ -139,9 +141,37 @@ def run_batch(jobs: Sequence[Job], work: Callable[[Job], None], *, overwrite: bo
             summary.failed.append((job, msg))
         else:
             summary.done.append(job)
-        if task is not None:
-            progress.advance(task)
+        if progress is not None:
+            progress(k, len(todo))
     return summary
+
+
+def summary_rows(jobs: Sequence[Job], summary: BatchSummary) -> tuple[list[dict], list[dict]]:
+    """Rows of the volumes and QC tables: every finished subject (now or earlier), from its sidecar."""
+    rows_v, rows_q = [], []
+    for job in jobs:
+        if job in summary.done or job in summary.skipped:
+            side = read_sidecar(job) or {}
+            base = {"subject": job.subject, "input": str(job.input)}
+            rows_v.append({**base, **side.get("volumes_mm3", {})})
+            rows_q.append({**base, **side.get("qc", {})})
+    return rows_v, rows_q
+
+
+def write_dataset_description(inputs: Sequence[os.PathLike], output: os.PathLike) -> Path | None:
+    """``OUTPUT/dataset_description.json`` (a BIDS derivative naming its source datasets) when some input
+    is a BIDS dataset and the output is a folder; an existing file is kept. Returns the path written."""
+    from .. import __version__
+    from ..datasets import is_bids_folder
+
+    roots = [Path(p) for p in inputs if is_bids_folder(p)]
+    desc = Path(output) / "dataset_description.json"
+    if not roots or is_nifti_path(output) or desc.exists():
+        return None
+    return write_text(desc, json.dumps({
+        "Name": "fetalseg segment", "BIDSVersion": "1.9.0", "DatasetType": "derivative",
+        "GeneratedBy": [{"Name": "fetalseg", "Version": __version__}],
+        "SourceDatasets": [{"URL": str(r.resolve())} for r in roots]}, indent=2) + "\n")
 
 
 def write_sidecar(job: Job, fields: dict) -> None:
