@@ -161,8 +161,7 @@ def is_exact(grid: ModelGrid) -> bool:
             and (np.abs(r).sum(axis=0) == 1).all() and (np.abs(r).sum(axis=1) == 1).all())
 
 
-def iter_to_input(probs: np.ndarray, grid: ModelGrid, *, slab: int = 16,
-                  general: bool = False) -> Iterator[tuple[tuple, np.ndarray]]:
+def iter_to_input(probs: np.ndarray, grid: ModelGrid, *, slab: int = 16) -> Iterator[tuple[tuple, np.ndarray]]:
     """Map class probabilities from the model grid onto the input grid, one block at a time.
 
     Parameters
@@ -173,8 +172,6 @@ def iter_to_input(probs: np.ndarray, grid: ModelGrid, *, slab: int = 16,
     slab : int
         Input slices (last axis) per block; bounds memory to ``C * X * Y * slab`` floats (the
         separable path also holds the model grid interpolated along the first two axes).
-    general : bool
-        Force the general (oblique) interpolation path; for tests.
 
     Yields
     ------
@@ -194,7 +191,7 @@ def iter_to_input(probs: np.ndarray, grid: ModelGrid, *, slab: int = 16,
         return
     if is_exact(grid):
         yield from _exact_blocks(probs, grid, box, slab)
-    elif _axis_map(grid) is not None and not general:
+    elif _axis_map(grid) is not None:
         yield from _separable_blocks(probs, grid, box, slab)
     else:
         yield from _general_blocks(probs, grid, box, slab)

@@ -118,7 +118,7 @@ def _affine(params: dict, centre) -> tuple[torch.Tensor, torch.Tensor]:
     return a, torch.as_tensor(centre, dtype=torch.float64) + t
 
 
-def deformation(params: dict, in_shape, out_shape, centre, device) -> torch.Tensor:
+def deformation(params: dict, out_shape, centre, device) -> torch.Tensor:
     """Input voxel coordinates (i, j, k) of every output voxel, float32 ``[*out_shape, 3]`` (no flip).
 
     ``centre`` (3 floats) is the input point that the output grid centre maps to before translation.
