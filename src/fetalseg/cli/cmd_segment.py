@@ -44,6 +44,10 @@ def segment(
     from ..infer.segment_batch import segment_batch
     from .common import StepBar, cli_text
 
+    if report is not None:  # fail before segmenting when the report's index may not be written
+        from ..io import check_writable
+
+        check_writable(Path(report) / "index.html", overwrite)
     with StepBar("segment", enabled=not quiet, info=False, min_total=2) as bar:
         result = segment_batch(inputs, output, model=list(model) if model else None, models_dir=models_dir,
                                tta=tta, flips=flips, merge=merge, postprocess=postprocess, volumes=volumes, qc=qc,
@@ -56,6 +60,10 @@ def segment(
         typer.echo(f"segment: {summary.text()} -> {output}")
     if result.flagged:
         typer.echo(f"QC flagged for review: {', '.join(result.flagged)}")
+    if report is not None and (summary.done or summary.skipped):
+        from ..report import write_reports
+
+        typer.echo(f"report: {write_reports(output, report, overwrite=overwrite).index}")
     for job, msg in summary.failed:
         typer.echo(f"fetalseg: failed: {cli_text(msg)}", err=True)
     if summary.failed:
