@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 
 import nibabel as nib
+import pytest
 
 from badinput import assert_clean_error
 from test_cli_segment import tiny_model  # noqa: F401  (the fixture: a tiny exported network)
 from test_infer_helpers import affine, phantom_image
+
+pytestmark = pytest.mark.slow  # segments with a tiny network first
 
 
 def _bids(root, n=2, shape=(22, 26, 20)):
