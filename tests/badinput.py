@@ -79,3 +79,41 @@ def assert_clean_error(code: int, out: str, err: str, path: Path, phrase: str) -
     assert len(lines) == 1, err
     assert str(path) in lines[0] and phrase in lines[0], lines[0]
     assert "Traceback" not in err + out
+
+
+# --- as a user runs it: a subprocess of the installed command -----------------------------------------
+def fetalseg_command() -> list[str]:
+    """The ``fetalseg`` console script next to this interpreter (else ``python -m fetalseg.cli.main``)."""
+    import sys
+
+    exe = Path(sys.executable).with_name("fetalseg")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "fetalseg.cli.main"]
+
+
+def run_as_user(args, cwd: Path, timeout: float = 300) -> tuple[int, str, str]:
+    """Run ``fetalseg ARGS`` in a fresh process in ``cwd`` (warnings and stderr as a user sees them)."""
+    import subprocess
+
+    res = subprocess.run(fetalseg_command() + [str(a) for a in args], cwd=cwd, capture_output=True, text=True,
+                         timeout=timeout)
+    return res.returncode, res.stdout, res.stderr
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder below ``folder`` with its size and modification time (to prove nothing was written)."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        st = p.stat()
+        out[str(p.relative_to(folder))] = (st.st_size if p.is_file() else -1, st.st_mtime_ns)
+    return out
+
+
+def assert_one_line_error(code: int, out: str, err: str, phrase: str, path: Path | None = None) -> None:
+    """Exit 2 and exactly one stderr line ``fetalseg: error: ...`` holding ``phrase`` (and ``path``), no traceback."""
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2, (code, out, err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith("fetalseg: error: "), lines[0]
+    assert phrase in lines[0], (phrase, lines[0])
+    assert path is None or str(path) in lines[0], (str(path), lines[0])
+    assert "Traceback" not in out + err

@@ -177,7 +177,11 @@ def test_tiny_training_loss_falls_and_run_folder(tmp_path):
     assert summary["best_dice"] == pytest.approx(best_row["val_mean"], abs=1e-5)
     best = load_checkpoint(run / "checkpoints" / "best.pt")
     assert best["step"] == summary["best_step"]
-    assert np.mean([r["loss"] for r in rows[-10:]]) < np.mean([r["loss"] for r in rows[:10]])
+    # Margins measured for this set-up over seeds 0-5, bf16 on and off (same figures to 3 digits; 2 cores):
+    # mean loss of the last 10 / first 10 steps 0.77-0.88 (mean 0.83, sd 0.04); held-out loss after / before
+    # 0.78-0.86 (mean 0.82, sd 0.03). The bounds below sit 3.5 and 4 sd above those means: a trainer that
+    # stops learning fails them, a change of CPU, seed or precision does not.
+    assert np.mean([r["loss"] for r in rows[-10:]]) < 0.97 * np.mean([r["loss"] for r in rows[:10]])
     net = build_network(cfg.network)
     net.load_state_dict(load_checkpoint(run / "checkpoints" / "last.pt")["model"])
     after = _heldout_loss(net, source)

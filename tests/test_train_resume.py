@@ -1,4 +1,8 @@
-"""Resume: a run SIGKILLed after a checkpoint and resumed ends bit-identical to an uninterrupted run."""
+"""Resume: a run SIGKILLed after a checkpoint and resumed ends bit-identical to an uninterrupted run.
+
+The run kills itself (a real SIGKILL, no clean-up) when it asks for the batch of a chosen step, so the
+kill point does not depend on how fast the machine is or how a polling parent is scheduled.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,21 @@ def _train_cmd(cfg: Path, run: Path, *extra: str) -> list[str]:
             "--device", "cpu", *extra]
 
 
+# ``fetalseg train`` that SIGKILLs itself when the batch of step KILL_AT (0-based) is requested
+KILLER = """
+import os, signal, sys
+from fetalseg.train.data import SynthSource
+kill_at, real = int(sys.argv.pop(1)), SynthSource.next_batch
+def next_batch(self, step):
+    if step == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, step)
+SynthSource.next_batch = next_batch
+from fetalseg.cli.main import run
+run(sys.argv[1:])
+"""
+
+
 def _env() -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
@@ -37,19 +55,14 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
 
     subprocess.run(_train_cmd(cfg, full), check=True, env=_env(), timeout=300, capture_output=True)
 
-    proc = subprocess.Popen(_train_cmd(cfg, killed), env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    kill_at = 16  # steps 1-16 done, checkpoints at 6 and 12: rows 13-16 are logged and must be redone
+    cmd = _train_cmd(cfg, killed)
+    res = subprocess.run([cmd[0], "-c", KILLER, str(kill_at), *cmd[3:]], env=_env(), timeout=300,
+                         capture_output=True, text=True)
+    assert res.returncode == -signal.SIGKILL, res.stderr
     last = killed / "checkpoints" / "last.pt"
-    deadline = time.monotonic() + 240
-    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    step_at_kill = load_checkpoint(last)["step"]
-    assert 6 <= step_at_kill < steps
-    logged = read_log(killed / "log.csv")
-    assert logged[-1]["step"] >= step_at_kill  # rows after the checkpoint exist and must be redone
+    assert load_checkpoint(last)["step"] == 12
+    assert read_log(killed / "log.csv")[-1]["step"] == kill_at
 
     res = subprocess.run(_train_cmd(cfg, killed, "--resume"), env=_env(), timeout=300, capture_output=True,
                          text=True)
