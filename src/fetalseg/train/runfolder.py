@@ -17,9 +17,11 @@ import math
 from pathlib import Path
 
 from ..errors import InputError
+from ..labels import FETA
 from .config import TrainConfig
 
-FG = tuple(range(1, 8))
+FG = tuple(lab.value for lab in FETA.labels if lab.value != 0)
+"""The FeTA foreground labels (1-7): validated and logged per label."""
 LOG_COLUMNS = ["step", "loss", "lr", "time_s", "elapsed_s", "val_mean"] + [f"val_{v}" for v in FG]
 IGNORED_ON_RESUME = {"device", "threads"}
 
