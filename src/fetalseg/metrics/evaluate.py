@@ -234,15 +234,15 @@ def read_csv(path) -> list[dict]:
                 raise InputError(p, f"not a fetalseg metrics CSV (missing columns {', '.join(missing)})")
             rows = []
             for i, r in enumerate(reader, start=2):
-                try:
-                    row = {c: r[c] for c in COLUMNS}
-                    row["label"] = int(row["label"])
-                    for c in ("dice", "hd95", "vs", "ed"):
-                        row[c] = float(row[c])
-                    for c in ("ec", "betti0", "betti1", "betti2"):
-                        row[c] = int(row[c])
-                except (TypeError, ValueError):
-                    raise InputError(p, f"line {i}: bad value") from None
+                if None in r or None in r.values():  # csv.DictReader's marks of extra / missing fields
+                    raise InputError(p, f"line {i}: number of fields differs from the header")
+                row = {c: r[c] for c in COLUMNS}
+                for c, kind in [("label", int), *((c, float) for c in ("dice", "hd95", "vs", "ed")),
+                                *((c, int) for c in ("ec", "betti0", "betti1", "betti2"))]:
+                    try:
+                        row[c] = kind(row[c])
+                    except ValueError:
+                        raise InputError(p, f"line {i}: bad value {row[c]!r} in column {c}") from None
                 rows.append(row)
     except UnicodeDecodeError:
         raise InputError(p, "not a text CSV file") from None

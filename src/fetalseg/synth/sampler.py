@@ -219,7 +219,12 @@ def load_weights(path: str | os.PathLike) -> dict:
         raise InputError(p, f"not valid JSON ({exc})") from None
     if not isinstance(data, dict) or "files" not in data or "weights" not in data:
         raise InputError(p, "weights JSON needs 'files' and 'weights'")
-    w = np.asarray(data["weights"], dtype=np.float64)
+    try:
+        w = np.asarray(data["weights"], dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError(p, "'weights' must be a list of numbers") from None
+    if not isinstance(data["files"], list) or not all(isinstance(f, str) for f in data["files"]):
+        raise InputError(p, "'files' must be a list of paths")
     if len(data["files"]) != len(w) or len(w) == 0:
         raise InputError(p, "'files' and 'weights' must be non-empty and of equal length")
     if np.any(~np.isfinite(w)) or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-6:
