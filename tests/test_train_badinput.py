@@ -38,3 +38,21 @@ def test_bad_validation_image(tmp_path, cli, kind):
     code, out, err = cli("train", cfg, "-o", run, "--no-progress")
     assert_clean_error(code, out, err, bad, phrase)
     assert not run.exists()
+
+
+def test_an_error_during_the_run_is_internal_not_bad_input(tmp_path, cli, monkeypatch):
+    """Bad configs and files fail at set-up as InputError (exit 2); a ValueError raised once training runs is a
+    bug: exit 1 with 'internal error', and a traceback under --debug."""
+    from fetalseg.train.data import SynthSource
+    from train_helpers import tiny_config
+
+    def broken(self, step):
+        raise ValueError("a bug in the data source")
+
+    monkeypatch.setattr(SynthSource, "next_batch", broken)
+    cfg = tiny_config(tmp_path, steps=2, every=2)
+    code, out, err = cli("train", cfg, "-o", tmp_path / "run", "--no-progress")
+    assert code == 1 and "internal error: ValueError: a bug in the data source" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    with pytest.raises(ValueError, match="a bug in the data source"):
+        cli("--debug", "train", cfg, "-o", tmp_path / "run2", "--no-progress")
