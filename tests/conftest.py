@@ -34,6 +34,18 @@ except ImportError:  # pragma: no cover
     pass
 
 
+@pytest.fixture(autouse=True)
+def _simulated_cpu_bf16(monkeypatch):
+    """``FETALSEG_TEST_CPU_BF16=0`` (or ``1``) makes in-process training see a CPU without (with) native bf16,
+    so the suite can be run both ways on one machine (``bf16: auto`` follows the CPU)."""
+    want = os.environ.get("FETALSEG_TEST_CPU_BF16")
+    if want is not None:
+        from fetalseg.train.loop import use_bf16
+
+        monkeypatch.setitem(use_bf16.__globals__, "cpu_has_bf16", lambda: want == "1")
+    yield
+
+
 @pytest.fixture(scope="session")
 def sb_atlas() -> Path:
     """Folder of the shared spina bifida atlas; skips the test when ../shared is absent."""
