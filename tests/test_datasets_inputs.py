@@ -74,8 +74,8 @@ def test_files_are_kept_in_order_and_bad_paths_are_input_errors(tree, tmp_path):
 
 def test_every_reader_of_inputs_follows_the_rule(tree, tmp_path):
     """Segment (jobs), evaluate, synth and training datasets expand the same inputs the same way."""
-    from fetalseg.cli.cmd_evaluate import _label_files
     from fetalseg.infer.batch import plan_jobs
+    from fetalseg.metrics.files import FileEvaluation
     from fetalseg.synth.pairs import plan_pairs
     from fetalseg.synth.weights_file import group_inputs
     from fetalseg.train.config import DatasetSpec
@@ -86,7 +86,9 @@ def test_every_reader_of_inputs_follows_the_rule(tree, tmp_path):
         assert [j.input for j in plan_jobs(inputs, tmp_path / "out")] == nifti_files(inputs, kind="t2w")
         dseg = nifti_files(inputs, kind="dseg")
         assert plan_pairs(inputs, tmp_path / "synth", n=2).files == dseg
-        assert [f for p in inputs for f in (x.path for x in _label_files(p))] == dseg
+    for folder in (bids, flat):  # evaluate: each side's files (paired with themselves, by subject)
+        ev = FileEvaluation(folder, folder)
+        assert [p for _, p, _ in ev.pairs] == [r for _, _, r in ev.pairs] == nifti_files([folder], kind="dseg")
     # synth weights: one dataset per folder, the loose files last
     assert group_inputs([flat / "case.nii", bids, flat]) == [nifti_files([bids], kind="dseg"),
                                                              nifti_files([flat], kind="dseg"), [flat / "case.nii"]]

@@ -33,130 +33,25 @@ def evaluate(
     overwrite: bool = OVERWRITE,
 ) -> None:
     """FeTA 2024 metrics (Dice, HD95, volume similarity, Euler/Betti topology and ED) per subject and label."""
-    from ..errors import InputError
-    from ..io import check_writable
-    from ..metrics.evaluate import parse_empty
+    from ..metrics.files import FileEvaluation
+    from .common import StepBar
 
-    if output is not None:
-        check_writable(output, overwrite)
-    try:
-        parse_empty(empty)
-    except ValueError as exc:
-        raise InputError(None, f"--empty: {exc}") from None
-    if ec_target not in ("expected", "reference"):
-        raise InputError(None, f"--ec-target must be 'expected' or 'reference', got {ec_target!r}")
-    preds, refs = _label_files(pred), _label_files(gt)
-    pairs, only_pred, only_ref = _match(preds, refs, single=not pred.is_dir() and not gt.is_dir())
+    ev = FileEvaluation(pred, gt, output=output, overwrite=overwrite, resample_pred=resample_pred, empty=empty,
+                        ec_target=ec_target)
     err = _console(stderr=True)
-    for what, items in (("predictions without a reference", only_pred), ("references without a prediction", only_ref)):
+    for what, items in (("predictions without a reference", ev.only_pred), ("references without a prediction",
+                                                                             ev.only_ref)):
         if items:
             err.print(f"unmatched {what} ({len(items)}): " + ", ".join(f"{k} ({p})" for k, p in items))
-    if not pairs:
-        raise InputError(pred, f"no prediction matches a reference in {gt} (subjects are matched by BIDS id sub-*)")
-    opts = dict(resample_pred=resample_pred, empty=empty, ec_target=ec_target)
-    rows = _run(pairs, opts, jobs)
-    if output is not None:
-        from ..metrics.evaluate import write_csv
-
-        write_csv(rows, output, overwrite=overwrite)
-    _print_summary(rows, empty, ec_target, len(pairs), output)
+    with StepBar("evaluate", info=False, min_total=2) as bar:
+        rows = ev.run(jobs, progress=bar)
+    _print_summary(rows, empty, ec_target, len(ev.pairs), output)
 
 
 def _console(stderr: bool = False):
     from .common import console
 
     return console(stderr=stderr)
-
-
-def _label_files(path: Path):
-    """A file, a FeTA/BIDS folder (``sub-*/anat/*_dseg``) or a flat folder of NIfTI label maps."""
-    from ..datasets import expand_inputs
-
-    return expand_inputs([path], kind="dseg")
-
-
-def _match(preds, refs, single: bool):
-    """Pair files (:class:`~fetalseg.datasets.InputFile`) by subject key; returns
-    (pairs [(subject, pred, ref)], unmatched preds, unmatched refs)."""
-    from ..errors import InputError
-
-    if single and len(preds) == 1 and len(refs) == 1:
-        return [(refs[0].subject, preds[0].path, refs[0].path)], [], []
-    maps = []
-    for files in (preds, refs):
-        m: dict[str, Path] = {}
-        for f in files:
-            if f.subject in m:
-                raise InputError(f.path, f"subject {f.subject} appears twice (also {m[f.subject]})")
-            m[f.subject] = f.path
-        maps.append(m)
-    mp, mr = maps
-    pairs = [(k, mp[k], mr[k]) for k in sorted(mp) if k in mr]
-    return pairs, [(k, mp[k]) for k in sorted(mp) if k not in mr], [(k, mr[k]) for k in sorted(mr) if k not in mp]
-
-
-def _evaluate_pair(subject: str, pred_path: Path, ref_path: Path, opts: dict):
-    """Worker: rows of one case, or ('error', path, problem) for bad input (InputError does not pickle)."""
-    from ..errors import InputError
-
-    try:
-        return _evaluate_pair_raw(subject, pred_path, ref_path, opts)
-    except InputError as exc:
-        return ("error", exc.path, exc.problem)
-
-
-def _evaluate_pair_raw(subject: str, pred_path: Path, ref_path: Path, opts: dict):
-    import numpy as np
-
-    from ..errors import InputError
-    from ..io import load_image, resample_labels
-    from ..labels import FETA
-    from ..metrics.evaluate import evaluate_case
-
-    ref = load_image(ref_path, labels=FETA)
-    prd = load_image(pred_path, labels=FETA)
-    diff = float(np.abs(prd.affine - ref.affine).max())
-    if prd.shape != ref.shape or diff > 1e-3:
-        if not opts["resample_pred"]:
-            what = (f"shape {'x'.join(map(str, prd.shape))} vs {'x'.join(map(str, ref.shape))}"
-                    if prd.shape != ref.shape else f"affines differ by up to {diff:.3g} mm")
-            raise InputError(pred_path, f"grid differs from the reference {ref_path} ({what}); "
-                                        "use --resample-pred to resample the prediction")
-        data = resample_labels(prd.data, prd.affine, ref.shape, ref.affine, method="nearest")
-    else:
-        data = prd.data
-    return evaluate_case(data, ref.data, ref.spacing, FETA, empty=opts["empty"], ec_target=opts["ec_target"],
-                         subject=subject, extras=True)
-
-
-def _run(pairs, opts: dict, jobs: int) -> list[dict]:
-    from ..errors import InputError
-    from .common import progress
-
-    results: dict[str, list] = {}
-    show = len(pairs) > 1
-    with progress(disable=not show) as bar:
-        task = bar.add_task("evaluate", total=len(pairs))
-        if jobs == 1 or len(pairs) == 1:
-            for subject, p, r in pairs:
-                results[subject] = _evaluate_pair_raw(subject, p, r, opts)
-                bar.advance(task)
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            ctx = mp.get_context("spawn")  # no fork of a process that may hold threads
-            with ProcessPoolExecutor(max_workers=min(jobs, len(pairs)), mp_context=ctx) as pool:
-                futs = {pool.submit(_evaluate_pair, s, p, r, opts): s for s, p, r in pairs}
-                for fut in as_completed(futs):
-                    out = fut.result()
-                    if isinstance(out, tuple) and out and out[0] == "error":
-                        for f in futs:
-                            f.cancel()
-                        raise InputError(out[1], out[2])
-                    results[futs[fut]] = out
-                    bar.advance(task)
-    return [row for subject, _, _ in pairs for row in results[subject]]
 
 
 def _num(v: float, digits: int) -> str:

@@ -17,7 +17,8 @@ FLAGS = {
     "overwrite": "--overwrite", "resume": "--resume", "run_dir": "-o", "which": "--checkpoint",
     "device": "--device", "threads": "--threads", "merge": "--merge", "model": "--model", "sites": "--sites",
     "n": "-n", "columns": "--columns", "convention": "--convention", "shares": "--shares", "steps": "--steps",
-    "precision": "--precision", "flips": "--flips",
+    "precision": "--precision", "flips": "--flips", "empty": "--empty", "ec_target": "--ec-target",
+    "resample_pred": "--resample-pred", "jobs": "--jobs",
 }
 
 
