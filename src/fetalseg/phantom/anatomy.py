@@ -85,7 +85,7 @@ def _callosum(lcc: float, cer: Cerebrum, bbip: float) -> Callosum:
     """Corpus callosum: elliptical arch in the midsagittal plane, length LCC."""
     lz = 0.23 * lcc
     return Callosum(present=True, ly=lcc / 2.0, lz=lz, y=0.06 * cer.ay, z=0.12 * cer.az_top, thick_ends=0.12 * lcc,
-                    thick_body=0.065 * lcc, drop=0.18 * lz, half_width=0.16 * bbip)
+                    thick_body=0.065 * lcc, half_width=0.16 * bbip)
 
 
 def _ventricles_and_deep(cc: Callosum, s: float, atrial_width: float) -> tuple[Ventricles, DeepGrey]:

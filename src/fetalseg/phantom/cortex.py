@@ -29,12 +29,18 @@ LATERAL_SULCI = {
     "inferior_temporal": ((0.40, -0.72), (-0.42, -0.55), 29.0, 0.11),
     "lateral_occipital": ((-0.68, 0.12), (-0.94, -0.10), 30.0, 0.10),
 }
-# medial sulci in the midsagittal plane, normalised by (ay, az_top): (y, z) start, end, onset, depth
+# medial sulci in the midsagittal plane, normalised by (ay, az_top): (y, z) polyline, onset, depth;
+# the cingulate sulcus runs parallel to the callosum, around the genu, and turns up behind as the
+# marginal ramus
 MEDIAL_SULCI = {
-    "parieto_occipital": ((-0.58, 0.12), (-0.82, 0.55), 22.0, 0.13),
-    "calcarine": ((-0.60, 0.02), (-0.99, -0.12), 23.0, 0.11),
-    "cingulate": ((0.62, 0.50), (-0.40, 0.62), 26.0, 0.10),
+    "parieto_occipital": (((-0.58, 0.12), (-0.82, 0.55)), 22.0, 0.13),
+    "calcarine": (((-0.60, 0.02), (-0.99, -0.12)), 23.0, 0.11),
+    "cingulate": (((0.64, -0.08), (0.70, 0.30), (0.50, 0.58), (0.05, 0.68), (-0.30, 0.66), (-0.40, 0.86)),
+                  25.0, 0.10),
 }
+CALLOSAL_SULCUS_DEPTH = 0.07
+"""Depth of the callosal sulcus (between the callosum and the cingulate gyrus) as a fraction of the
+mean radius; present from before 20 weeks."""
 N_SECONDARY = 14
 
 
@@ -54,8 +60,8 @@ def draw_sulci(ga: float, mean_radius: float, rng: np.random.Generator) -> dict:
 
     Returns ``{'right': [...], 'left': [...], 'medial_right': [...], 'medial_left': [...]}``; lateral
     entries are ``(normal, mid, cos_half, depth_mm, sigma_rad)`` (unit 3-vectors in normalised
-    right-hemisphere directions), medial ones ``(a, b, depth_mm, sigma_mm)`` in normalised
-    (y, z). Sulci that have not started (depth < 0.05 mm) are dropped. Every random draw is made
+    right-hemisphere directions), medial ones ``(points, depth_mm, sigma_mm)`` with ``points``
+    a (k, 2) polyline in normalised (y, z). Sulci that have not started (depth < 0.05 mm) are dropped. Every random draw is made
     whatever the GA, so a seed fixes the folding pattern and only the depths change with age.
     """
     out: dict[str, list] = {"right": [], "left": [], "medial_right": [], "medial_left": []}
@@ -86,11 +92,13 @@ def draw_sulci(ga: float, mean_radius: float, rng: np.random.Generator) -> dict:
             depth = rng.uniform(0.04, 0.07) * mean_radius * depth_factor(ga, onset_j, 4.0)
             if depth > 0.05:
                 out[side].append(_arc(ua, ub, depth, 0.85 * sigma_mm / mean_radius))
-        for name, (a, b, onset, frac) in MEDIAL_SULCI.items():
+        for name, (pts, onset, frac) in MEDIAL_SULCI.items():
             jit = rng.normal(0.0, 0.03, size=4)
             depth = frac * mean_radius * depth_factor(ga, onset + rng.normal(0.0, 0.5))
-            if depth > 0.05:
-                out[f"medial_{side}"].append((np.array(a) + jit[:2], np.array(b) + jit[2:], depth, sigma_mm))
+            if depth > 0.05:  # the whole line moves with the first jitter, its end with the second
+                line = np.array(pts, dtype=np.float64) + jit[:2]
+                line[-1] += jit[2:] - jit[:2]
+                out[f"medial_{side}"].append((line, depth, sigma_mm))
     return out
 
 
@@ -119,17 +127,43 @@ def groove_depth(ux, uy, uz, sulci) -> np.ndarray:
 
 
 def medial_groove_depth(yn, zn, ay: float, az: float, sulci) -> np.ndarray:
-    """Displacement (mm) of the medial face at normalised midsagittal coordinates ``(yn, zn)``."""
+    """Displacement (mm) of the medial face at normalised midsagittal coordinates ``(yn, zn)``.
+
+    Each sulcus ``(points, depth, sigma_mm)`` is a polyline (normalised (y, z), scaled back to mm by
+    ``ay``, ``az``); its groove is ``depth * taper * exp(-dist^2 / 2 sigma^2)`` with ``dist`` the
+    distance (mm) to the polyline and ``taper`` rising from both ends over a fifth of its length.
+    """
     g = np.zeros(np.broadcast_shapes(np.shape(yn), np.shape(zn)), dtype=np.float32)
-    for a, b, depth, sigma_mm in sulci:
-        # distance in mm to the segment a-b (normalised coordinates scaled back to mm)
-        ay_, az_ = a[0] * ay, a[1] * az
-        by_, bz_ = b[0] * ay, b[1] * az
-        py, pz = yn * ay - ay_, zn * az - az_
-        vy, vz = by_ - ay_, bz_ - az_
-        L2 = vy * vy + vz * vz
-        t = np.clip((py * vy + pz * vz) / L2, 0.0, 1.0)
-        dy, dz = py - t * vy, pz - t * vz
-        taper = smoothstep(np.minimum(t, 1.0 - t) / 0.2)
-        g += (depth * taper * np.exp(-(dy * dy + dz * dz) / (2.0 * sigma_mm * sigma_mm))).astype(np.float32)
+    py0, pz0 = yn * ay, zn * az
+    for pts, depth, sigma_mm in sulci:
+        p = np.asarray(pts, dtype=np.float64) * (ay, az)
+        seg = np.diff(p, axis=0)
+        seg_len = np.sqrt((seg * seg).sum(axis=1))
+        total = float(seg_len.sum())
+        best = np.full(g.shape, np.inf)
+        arc = np.zeros(g.shape)
+        start = 0.0
+        for (ay_, az_), (vy, vz), L in zip(p[:-1], seg, seg_len):
+            py, pz = py0 - ay_, pz0 - az_
+            t = np.clip((py * vy + pz * vz) / (L * L), 0.0, 1.0)
+            dy, dz = py - t * vy, pz - t * vz
+            d2 = np.broadcast_to(dy * dy + dz * dz, g.shape)
+            closer = d2 < best
+            best = np.where(closer, d2, best)
+            arc = np.where(closer, start + t * L, arc)
+            start += float(L)
+        s = arc / total
+        taper = smoothstep(np.minimum(s, 1.0 - s) / 0.2)
+        g += (depth * taper * np.exp(-best / (2.0 * sigma_mm * sigma_mm))).astype(np.float32)
     return g
+
+
+def callosal_sulcus(cc, ay: float, az: float, mean_radius: float, sigma_mm: float):
+    """The callosal sulcus as a medial sulcus entry ``(points, depth_mm, sigma_mm)``: a polyline one
+    ``sigma_mm`` outside the callosum's outer midsagittal ellipse (``cc``: a
+    :class:`~fetalseg.phantom.params.Callosum`), from under the genu over the top to behind the
+    splenium, in coordinates normalised by ``(ay, az)``."""
+    phi = np.radians(np.linspace(-25.0, 205.0, 24))
+    y = cc.y + (cc.ly + sigma_mm) * np.cos(phi)
+    z = cc.z + (cc.lz + sigma_mm) * np.sin(phi)
+    return (np.stack([y / ay, z / az], axis=1), CALLOSAL_SULCUS_DEPTH * mean_radius, sigma_mm)

@@ -19,20 +19,38 @@ from .params import Anatomy, Geometry
 from .shapes import inside_ellipsoid, smoothstep
 
 PHI0, PHI1, PHI_MONRO = 20.0, 295.0, 62.0
+# callosal thickness along the arch: angle (degrees from the front pole, over the top), then the
+# thickness as a multiple of the genu/splenium thickness plus a multiple of the body thickness
+CC_PROFILE = (
+    (-38.0, -25.0, 0.0, 25.0, 50.0, 90.0, 130.0, 150.0, 168.0, 182.0, 196.0, 203.0),
+    (0.0, 0.0, 0.95, 0.45, 0.0, 0.0, 0.0, 0.0, 1.05, 1.15, 0.9, 0.0),  # x cc_ends
+    (0.8, 1.0, 0.0, 0.5, 1.05, 1.0, 0.85, 0.8, 0.0, 0.0, 0.0, 0.9),  # x cc_body
+)
 _KNOTS = np.array([PHI0, 45.0, 90.0, 150.0, 180.0, 220.0, 260.0, PHI1])
 
 
 def callosum(X, Y, Z, a: Anatomy, g: Geometry):
-    """Corpus callosum: the band between two concentric midsagittal ellipses, |x| < half_width.
+    """Corpus callosum: a curved band under the outer midsagittal ellipse, |x| < half_width.
 
-    Its anterior-posterior extent at ``x = 0`` is ``2 * ly`` (the built LCC).
+    The band follows the ellipse ``((y - y0) / ly)^2 + ((z - z0) / lz)^2 = 1`` inwards by a thickness
+    that changes along it (:data:`CC_PROFILE`): the rostrum, a thin hook under the front; the genu,
+    thick, at the front pole; the thin body and isthmus; the splenium, a thick bulb at the back pole,
+    hanging a little below ``z0``. Its anterior-posterior extent at ``x = 0`` is ``2 * ly`` (the
+    built LCC).
     """
     cc = a.callosum
-    yc, zc, ly, lz = cc.y, cc.z, cc.ly, cc.lz
-    outer = ((Y - yc) / ly) ** 2 + ((Z - zc) / lz) ** 2 <= 1.0
-    inner = ((Y - yc) / (ly - g.cc_ends)) ** 2 + ((Z - zc) / (lz - g.cc_body)) ** 2 <= 1.0
-    band = outer & ~inner & (Z >= zc - cc.drop) & (np.abs(X) <= cc.half_width)
-    return band
+    yn, zn = (Y - cc.y) / cc.ly, (Z - cc.z) / cc.lz
+    rho = np.sqrt(yn * yn + zn * zn)
+    # angle from the front pole, upwards over the top to the back pole and beyond (0-360 degrees,
+    # with the rostrum at small negative angles mapped to 360 - angle)
+    phi = np.degrees(np.arctan2(zn, yn)) % 360.0
+    phi = np.where(phi > 270.0, phi - 360.0, phi)
+    rad = np.radians(phi)
+    R = np.sqrt((cc.ly * np.cos(rad)) ** 2 + (cc.lz * np.sin(rad)) ** 2)
+    knots, ends, body = CC_PROFILE
+    thick = np.interp(phi, knots, np.asarray(ends) * g.cc_ends + np.asarray(body) * g.cc_body)
+    band = (rho <= 1.0) & ((1.0 - rho) * R <= thick) & (phi >= knots[0]) & (phi <= knots[-1])
+    return band & (np.abs(X) <= cc.half_width)
 
 
 def deep_grey(X, Y, Z, a: Anatomy, g: Geometry, parts: bool = False):
@@ -161,7 +179,11 @@ def _third_ventricle(X, Y, Z, a: Anatomy, g: Geometry, w3: float, monro, rm: flo
     v, d = g.v, a.deep
     floor = d.thal_z - 0.45 * d.thal_az + a.ventricles.v3_raise
     top = d.thal_z + d.thal_az + max(1.0, 1.5 * v)
-    e3 = (Z >= floor) & (Z <= top) & (np.abs(Y - d.thal_y) <= d.thal_ay + max(1.0, 1.5 * v))
+    half = d.thal_ay + max(1.0, 1.5 * v)
+    # the floor rises towards the front and back (a U in the midsagittal plane) but stays below the
+    # top everywhere: the cut is still open upwards along its whole length
+    yn = (Y - d.thal_y) / half
+    e3 = (Z >= floor + 0.55 * (top - floor) * yn * yn) & (Z <= top) & (np.abs(yn) <= 1.0)
     # the channel leaves the third ventricle through its top (above the thalamic block), so the
     # cut it makes in the deep grey matter is one slot open upwards, never a tunnel
     y0, z0 = d.thal_y, top

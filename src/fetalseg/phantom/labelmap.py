@@ -29,7 +29,7 @@ from ..masks.topology import bbox
 from . import cortex, deep
 from .codes import AMNIOTIC, BS, CBM, CC, DGM, ECSF, GM, MATERNAL, SCALP, SKULL, VENT, WM
 from .params import Anatomy, Geometry
-from .shapes import box_slices, capsule_distance, ellipsoid_sd, open_grid, smoothstep
+from .shapes import box_slices, capsule_distance, ellipsoid_sd, open_grid, smooth_min, smoothstep
 
 
 def derived(a: Anatomy, voxel: float) -> Geometry:
@@ -66,6 +66,7 @@ def derived(a: Anatomy, voxel: float) -> Geometry:
         e_ap=max(0.7 * cov.ecsf, 2.5 * v), e_top=max(0.6 * cov.ecsf, 2.5 * v), e_bot=max(0.5 * cov.ecsf, 2.5 * v),
         pf=pf, skull=max(cov.skull, 1.2 * v), scalp=max(cov.scalp, 1.5 * v),
         cc_body=max(a.callosum.thick_body, 1.8 * v), cc_ends=max(a.callosum.thick_ends, 2.2 * v),
+        cb_fiss=max(a.cerebellum.fissure_half, 0.8 * v),
         bs_a=top, bs_b=top + length * np.array([0.0, -np.sin(tilt), -np.cos(tilt)]), z_kb=z_kb, base_y=base_y,
         base_w=max(bs.radius, bs.pons_ax) + m, notch_y=-np.inf, base_z=max(z_kb, cb.z + max(cb.az, cb.verm_az) + gap + m),
         pf_c=pf_c, pf_ax=pf_ax)
@@ -101,10 +102,11 @@ def intracranial_sd(X, Y, Z, a: Anatomy, g: Geometry, cerebellum: bool = True):
     ax_y = np.maximum(0.5 * a.target.sBIP, cer.ax + g.e_min) * taper
     sup = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, cer.ay + g.e_ap, cer.az_top + g.e_top), cer.az_bot + g.e_bot)
     pf = ellipsoid_sd(X, Y, Z, g.pf_c, g.pf_ax)
-    # the posterior fossa always leaves a CSF layer of at least ``pf`` around the cerebellum
-    out = np.minimum(sup, pf)
+    # the posterior fossa joins the supratentorial egg smoothly (no crease in the skull), and always
+    # leaves a CSF layer of at least ``pf`` around the cerebellum
+    out = smooth_min(sup, pf, 0.35 * float(g.pf_ax[2]))
     if cerebellum:
-        out = np.minimum(out, cerebellum_sd(X, Y, Z, a) - g.pf)
+        out = np.minimum(out, cerebellum_sd(X, Y, Z, a, g) - g.pf)
     return out
 
 
@@ -114,15 +116,29 @@ def _front_taper(Y, a: Anatomy):
     return cer.ax * (1.0 - cer.front_taper * yn * yn)
 
 
-def cerebellum_sd(X, Y, Z, a: Anatomy):
-    """Approximate signed distance (mm) to the cerebellum (two hemispheres and the vermis)."""
+def cerebellum_sd(X, Y, Z, a: Anatomy, g: Geometry):
+    """Approximate signed distance (mm) to the cerebellum (two hemispheres and the vermis, cut by the
+    primary fissure)."""
     cb = a.cerebellum
     c = (cb.y, cb.z)
     ax = (cb.ax, cb.ay, cb.az)
     left = ellipsoid_sd(X, Y, Z, (-cb.hx, *c), ax)
     right = ellipsoid_sd(X, Y, Z, (cb.hx, *c), ax)
     verm = ellipsoid_sd(X, Y, Z, (0.0, *c), (cb.verm_ax, cb.verm_ay, cb.verm_az))
-    return np.minimum(np.minimum(left, right), verm)
+    return np.maximum(np.minimum(np.minimum(left, right), verm), -_primary_fissure_sd(Y, Z, a, g))
+
+
+def _primary_fissure_sd(Y, Z, a: Anatomy, g: Geometry):
+    """Signed distance (mm) to the primary fissure: a CSF slit through the whole cerebellum, from its
+    upper back surface forwards and down to above the fastigium (about half the vermis deep), seen
+    as a notch in the vermis on the midsagittal plane. Its half-width ``g.cb_fiss`` is never under
+    0.8 voxels (a solid slit: the lobes join only below it)."""
+    cb = a.cerebellum
+    u = np.array([-0.5, 1.0]) / np.sqrt(1.25)  # from the bottom of the fissure towards the surface
+    n = np.array([u[1], -u[0]])
+    y0, z0 = cb.y + 0.1 * cb.verm_ay, cb.z + 0.12 * cb.verm_az
+    py, pz = Y - y0, Z - z0
+    return np.maximum(np.abs(py * n[0] + pz * n[1]) - g.cb_fiss, -(py * u[0] + pz * u[1]))
 
 
 def cerebellum_mask(X, Y, Z, a: Anatomy, g: Geometry, d_cerebrum):
@@ -130,24 +146,45 @@ def cerebellum_mask(X, Y, Z, a: Anatomy, g: Geometry, d_cerebrum):
 
     ``d_cerebrum`` is the cerebral implicit function on the same points (+inf where not computed).
     """
-    cb = cerebellum_sd(X, Y, Z, a) <= 0
+    cb = cerebellum_sd(X, Y, Z, a, g) <= 0
     return cb & ~((Y >= g.notch_y) & (d_cerebrum < g.gap))
 
 
 def brainstem_sd(X, Y, Z, a: Anatomy, g: Geometry):
     """Approximate signed distance (mm) to the brainstem capsule and the pons."""
     bs = a.brainstem
-    dist, _ = capsule_distance(X, Y, Z, g.bs_a, g.bs_b)
+    dist, t = capsule_distance(X, Y, Z, g.bs_a, g.bs_b)
     pons = ellipsoid_sd(X, Y, Z, (0.0, bs.pons_y, bs.pons_z), (bs.pons_ax, bs.pons_ay, bs.pons_az))
-    return np.minimum(dist - bs.radius, pons)
+    # the midbrain as wide as drawn down to the pons, then the medulla narrowing to the cord
+    length = float(np.linalg.norm(np.asarray(g.bs_b) - np.asarray(g.bs_a)))
+    s_pons = (g.bs_a[2] - bs.pons_z) / max(g.bs_a[2] - g.bs_b[2], 1e-6) * length
+    knots = (0.0, s_pons, s_pons + bs.pons_az, s_pons + bs.pons_az + 3.0 * bs.radius)
+    r = bs.radius * np.interp(t * length, knots, (1.0, 1.0, 0.95, 0.82))
+    r = np.maximum(r, 1.6 * g.v)
+    return np.minimum(dist - r, pons)
 
 
 def core_2d(Y, Z, a: Anatomy, g: Geometry):
-    """Midsagittal footprint of the core ``K``: below the callosal arch (or the ACC roof)."""
-    cc = a.callosum
+    """Midsagittal footprint of the core ``K``: the callosal arch (or the ACC roof) and the diencephalon
+    under it.
+
+    Under the arch the footprint narrows downwards, from the arch's full length at its centre height
+    to the thalami plus a margin at the base of the core (``z_kb``), and it ends under the thalami:
+    a trapezoid, so that the interhemispheric fissure reaches down in front of the lamina terminalis
+    and behind the diencephalon (the quadrigeminal cistern), as in the midsagittal plane of a real
+    brain. The base box (:func:`cerebrum`) continues it down around the brainstem.
+    """
+    cc, d = a.callosum, a.deep
     ly, lz = (cc.ly, cc.lz) if cc.present else (cc.ly, cc.acc_roof)
     arch = ((Y - cc.y) / ly) ** 2 + ((Z - cc.z) / lz) ** 2 <= 1.0
-    below = (Z <= cc.z) & (np.abs(Y - cc.y) <= ly)
+    m = g.t + 2.5 * g.v + 1.5
+    front_low = min(d.thal_y + d.thal_ay + m, cc.y + ly)
+    back_low = max(d.thal_y - d.thal_ay - m, cc.y - ly)
+    u = np.clip((cc.z - Z) / max(cc.z - g.z_kb, 1e-3), 0.0, 1.0)
+    front = cc.y + ly + u * (front_low - cc.y - ly)
+    back = cc.y - ly + u * (back_low - cc.y + ly)
+    # ... and ends under the thalami (the hypothalamus included), where the base box takes over
+    below = (Z <= cc.z) & (Z >= d.thal_z - d.thal_az - m) & (Y <= front) & (Y >= back)
     return arch | below
 
 
@@ -160,7 +197,7 @@ def _lateral_grooves(d0, X, Y, Z, ax_y, a: Anatomy, g: Geometry, sulci: dict):
     if not gmax:
         return f
     inner = gmax + g.t + 5.0 * v
-    medial = [m[2] for m in sulci["medial_right"] + sulci["medial_left"]]
+    medial = [m[1] for m in sulci["medial_right"] + sulci["medial_left"]]
     x_mid = g.fiss / 2.0 + (max(medial) if medial else 0.0) + g.t + 1.0
     shell = (d0 > -inner) & (d0 < 4.0 * v)
     Xb, Yb, Zb = np.broadcast_arrays(X, Y, Z)
@@ -221,7 +258,7 @@ def cerebrum(X, Y, Z, a: Anatomy, g: Geometry, sulci: dict):
     K = core | base
     # no fissure in the core (nor where the brainstem enters); no cortex in the core nor the base box
     d = np.where(core | (base & near_stem), f, np.maximum(f, slab))
-    notch = g.gap - cerebellum_sd(X, Y, Z, a)
+    notch = g.gap - cerebellum_sd(X, Y, Z, a, g)
     d = np.maximum(d, notch)
     # CSF that only the sulcal grooves put there (not the fissure, not the cerebellar notch)
     sulcal = (d > 0) & (d0 <= 0) & (np.abs(X) > g.fiss / 2.0 + 0.5 * g.v) & (notch < 0)
@@ -289,7 +326,7 @@ def _intracranial(lab: np.ndarray, xs, ys, zs, a: Anatomy, g: Geometry):
     cb_hi = (cb_half, cb.y + cb_half, cb.z + cb_half)
     cbs = box_slices(xs, ys, zs, cb_lo, cb_hi)
     Xb, Yb, Zb = open_grid(xs[cbs[0]], ys[cbs[1]], zs[cbs[2]])
-    cb_sd = cerebellum_sd(Xb, Yb, Zb, a)
+    cb_sd = cerebellum_sd(Xb, Yb, Zb, a, g)
     ic[cbs] = np.minimum(ic[cbs], cb_sd - g.pf)
     lab[ic <= g.skull + g.scalp] = SCALP
     lab[ic <= g.skull] = SKULL

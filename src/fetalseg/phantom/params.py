@@ -69,7 +69,6 @@ class Callosum:
     z: float
     thick_ends: float
     thick_body: float
-    drop: float  # how far below ``z`` the genu and splenium reach
     half_width: float  # lateral half-extent
     acc_roof: float = 0.0
 
@@ -149,6 +148,7 @@ class Cerebellum:
     verm_ax: float
     verm_ay: float
     verm_az: float
+    fissure_half: float = 0.35  # half-width of the primary fissure
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,7 @@ class Geometry:
     scalp: float
     cc_body: float  # callosal thickness at the body
     cc_ends: float  # ... at the genu and splenium
+    cb_fiss: float  # half-width of the cerebellum's primary fissure
     bs_a: np.ndarray  # brainstem capsule top (3,)
     bs_b: np.ndarray  # ... bottom (3,), well past the foramen magnum
     z_kb: float  # top of the base box

@@ -9,7 +9,7 @@
   the third ventricle, parallel and widely spaced lateral ventricles, colpocephaly (dilated atria
   and occipital horns), a high-riding third ventricle;
 - ``sb`` spina bifida aperta with Chiari II: small posterior fossa, small cerebellum pulled low
-  towards the foramen magnum, effaced external CSF, mild ventriculomegaly;
+  towards the foramen magnum, effaced external CSF, ventriculomegaly (atrial width 11 + 2.5 * severity mm);
 - ``micro`` microcephaly: brain (and skull) below -3 SD, simplified and delayed folding.
 """
 
@@ -89,7 +89,7 @@ def _agenesis(a: Anatomy, s: float, severity: float) -> Anatomy:
 
 
 def _chiari(a: Anatomy, severity: float) -> Anatomy:
-    """Chiari II: effaced external CSF, small low cerebellum, narrow frontal bones, mild ventriculomegaly."""
+    """Chiari II: effaced external CSF, small low cerebellum, narrow frontal bones, ventriculomegaly."""
     cov = a.coverings
     cov = replace(cov, ecsf=cov.ecsf * max(0.25, 0.6 - 0.15 * severity),
                   pf_csf=cov.pf_csf * max(0.2, 0.5 - 0.15 * severity))
@@ -97,7 +97,7 @@ def _chiari(a: Anatomy, severity: float) -> Anatomy:
     cb = replace(a.cerebellum, z=a.cerebellum.z - drop)
     bs = replace(a.brainstem, pons_z=a.brainstem.pons_z - 0.5 * drop)
     cer = replace(a.cerebrum, front_taper=a.cerebrum.front_taper + 0.08 * severity)  # lemon sign
-    vent = _dilate_ventricles(a.ventricles, 9.5 + 2.0 * severity)
+    vent = _dilate_ventricles(a.ventricles, 11.0 + 2.5 * severity)
     return replace(a, coverings=cov, cerebellum=cb, brainstem=bs, cerebrum=cer, ventricles=vent)
 
 

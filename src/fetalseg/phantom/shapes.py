@@ -22,6 +22,13 @@ def smoothstep(t):
     return t * t * (3.0 - 2.0 * t)
 
 
+def smooth_min(a, b, k: float):
+    """Polynomial smooth minimum of two signed distances (mm): ``min(a, b)`` where they differ by more
+    than ``k``, blended over ``k`` mm where they are close (fills the crease where two shapes meet)."""
+    h = np.maximum(k - np.abs(a - b), 0.0) / k
+    return np.minimum(a, b) - h * h * (0.25 * k)
+
+
 def ellipsoid_sd(X, Y, Z, centre, axes, axes_below=None):
     """Approximate signed distance (mm) to an axis-aligned ellipsoid.
 

@@ -78,6 +78,10 @@ def make_subject(ga: float, pathology: str = "normal", severity: float = 1.0, vo
     a = disease.apply(a, pathology, severity)
     mean_r = float(np.mean([a.cerebrum.ax, a.cerebrum.ay, a.cerebrum.az_top]))
     sulci = cortex.draw_sulci(ga - disease.folding_delay(pathology, severity), mean_r, rng_fold)
+    if a.callosum.present:
+        cs = cortex.callosal_sulcus(a.callosum, a.cerebrum.ay, a.cerebrum.az_top, mean_r, 1.5 + 0.02 * mean_r)
+        sulci["medial_right"].append(cs)
+        sulci["medial_left"].append(cs)
     # the folds narrow the brain a little: widen the hemispheres so that the folded brain is as
     # wide as drawn (the truth is still measured on the final anatomy below)
     width = biometry_truth.brain_width(a, sulci, voxel)
