@@ -101,24 +101,41 @@ def test_volumes_topology_and_warnings_against_oracles(tmp_path):
     assert "differs" in page and "Warnings" in page and "30.5 weeks" in page
 
 
-def test_biometry_json_gives_centiles_growth_chart_and_warning(tmp_path):
+def _has_biometry_chart() -> bool:
+    import importlib
+
+    try:
+        return hasattr(importlib.import_module("fetalseg.biometry.chart"), "growth_chart_png")
+    except ImportError:
+        return False
+
+
+def test_biometry_json_gives_centiles_warnings_and_chart(tmp_path):
+    """A `fetalseg biometry` JSON (format of fetalseg.biometry.formats.subject_record) next to the label map."""
     from fetalseg import norms
 
     _, seg = make_segmented(tmp_path)
     far = norms.norm_mean("TCD", 30.5) + 3 * norms.norm_sd("TCD", 30.5)
     near = norms.norm_mean("bBIP", 30.5)
-    (seg / "sub-02" / "anat" / "sub-02_rec-x_biometry.json").write_text(json.dumps(
-        {"measures": {"TCD": {"value_mm": far}, "bBIP": {"value_mm": near}, "LCC": {"value_mm": None}}}))
+    (seg / "sub-02" / "anat" / "sub-02_biometry.json").write_text(json.dumps(
+        {"participant_id": "sub-02", "ga_weeks": 30.5, "measures": {
+            "TCD": {"image_mm": far, "fused_mm": far - 1.0},  # z and centile left for the report to compute
+            "bBIP": {"image_mm": near, "fused_mm": near, "z": 0.0, "centile": 50.0, "flag": "normal"},
+            "LCC": {"image_mm": None, "fused_mm": None, "reason": "no corpus callosum at the midline"}}}))
     res = write_reports(seg, tmp_path / "report")
     c = next(c for c in res.contents if c.id == "sub-02")
     rows = {b["measure"]: b for b in c.biometry}
-    assert set(rows) == {"TCD", "bBIP"}
+    assert set(rows) == {"TCD", "bBIP", "LCC"}
     assert rows["TCD"]["z"] == pytest.approx(3.0) and rows["TCD"]["centile"] == pytest.approx(99.865, abs=0.01)
-    assert rows["TCD"]["outside"] and not rows["bBIP"]["outside"]
-    assert rows["bBIP"]["centile"] == pytest.approx(50.0)
+    assert rows["TCD"]["flag"] == "high" and rows["TCD"]["outside"] and not rows["bBIP"]["outside"]
+    assert rows["LCC"]["value"] is None and not rows["LCC"]["outside"]
     assert any(w.startswith("TCD = ") and "outside the 3rd-97th centile" in w for w in c.warnings)
+    assert any("LCC not measured: no corpus callosum at the midline" in w for w in c.warnings)
     html = (tmp_path / "report" / "sub-02.html").read_text()
-    assert "Biometry" in html and len(pngs(html)) == 3  # overlay, contours, growth chart
+    assert "Biometry" in html and "no corpus callosum at the midline" in html
+    chart = _has_biometry_chart()  # the growth chart comes from fetalseg.biometry when it is installed
+    assert len(pngs(html)) == (3 if chart else 2)
+    assert ("Biometry of the cohort" in (tmp_path / "report" / "index.html").read_text()) == chart
 
 
 def test_single_label_map_without_sidecar_or_image(tmp_path):

@@ -62,24 +62,35 @@ def label_rows(labels: np.ndarray, voxel_volume: float, soft: dict | None = None
     return rows
 
 
-def _measure_value(entry) -> float | None:
-    if isinstance(entry, (int, float)):
-        return float(entry)
-    if isinstance(entry, dict):
-        for key in ("value_mm", "value", "mm", "final", "distance_mm"):
-            v = entry.get(key)
-            if isinstance(v, (int, float)):
-                return float(v)
-    return None
+def _finite(v) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def _biometry_row(m: str, entry: dict, ga: float | None) -> dict:
+    """One measure of a biometry JSON: image value, fused value, z, centile (from the norms when
+    absent), the flag ('low'/'high' outside the 3rd-97th centile, else 'normal') and the reason of a
+    missing value."""
+    from .. import norms
+
+    v = _finite(entry.get("image_mm"))
+    z, cen = _finite(entry.get("z")), _finite(entry.get("centile"))
+    if v is not None and ga is not None:
+        z = norms.zscore(m, v, ga) if z is None else z
+        cen = norms.centile(m, v, ga) if cen is None else cen
+    flag = None if cen is None else ("low" if cen < CENTILE_BAND[0] else "high" if cen > CENTILE_BAND[1] else "normal")
+    return {"measure": m, "value": v, "fused": _finite(entry.get("fused_mm")), "z": z, "centile": cen,
+            "flag": flag, "outside": flag in ("low", "high"), "reason": entry.get("reason") if v is None else None}
 
 
 def read_biometry(path, ga: float | None) -> tuple[list[dict], float | None]:
-    """Measurements of a ``fetalseg biometry`` JSON: rows ``measure, value (mm), z, centile, outside``.
+    """Measurements of a ``fetalseg biometry`` JSON (``<subject>_biometry.json``).
 
-    The measures are looked up under ``measures`` (or at the top level); each is a number of mm or
-    an object with the value (``value_mm``/``value``/``mm``) and optionally ``z``/``centile``.
-    Missing centiles are computed from :mod:`fetalseg.norms` at ``ga`` (or the JSON's ``ga``).
-    Returns the rows and the GA used.
+    The file holds ``ga_weeks`` and, under ``measures``, per measure (LCC, HV, bBIP, sBIP, TCD) the
+    image measurement ``image_mm`` (null when the structure is absent, with a ``reason``), the
+    ``fused_mm`` estimate, and the ``z`` and ``centile`` of the image value. Missing z-scores and
+    centiles are computed from :mod:`fetalseg.norms` at ``ga`` (else the file's ``ga_weeks``).
+    Returns one row per measure present (``measure, value, fused, z, centile, flag, outside, reason``)
+    and the GA used.
     """
     from .. import norms
 
@@ -87,22 +98,12 @@ def read_biometry(path, ga: float | None) -> tuple[list[dict], float | None]:
         data = json.loads(open(path, encoding="utf-8").read())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, f"not a readable biometry JSON ({exc.__class__.__name__})") from None
-    table = data.get("measures", data) if isinstance(data, dict) else {}
-    if ga is None and isinstance(data, dict) and isinstance(data.get("ga"), (int, float)):
-        ga = float(data["ga"])
-    rows = []
-    for m in norms.MEASURES:
-        entry = table.get(m) if isinstance(table, dict) else None
-        v = _measure_value(entry)
-        if v is None or not math.isfinite(v):
-            continue
-        cen = entry.get("centile") if isinstance(entry, dict) else None
-        z = entry.get("z", entry.get("zscore")) if isinstance(entry, dict) else None
-        if ga is not None:
-            cen = norms.centile(m, v, ga) if not isinstance(cen, (int, float)) else float(cen)
-            z = norms.zscore(m, v, ga) if not isinstance(z, (int, float)) else float(z)
-        outside = cen is not None and not (CENTILE_BAND[0] <= cen <= CENTILE_BAND[1])
-        rows.append({"measure": m, "value": v, "z": z, "centile": cen, "outside": bool(outside)})
+    table = data.get("measures") if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        raise InputError(path, "not a fetalseg biometry JSON (no 'measures' object)")
+    if ga is None:
+        ga = _finite(data.get("ga_weeks"))
+    rows = [_biometry_row(m, table[m], ga) for m in norms.MEASURES if isinstance(table.get(m), dict)]
     return rows, ga
 
 
@@ -118,7 +119,9 @@ def _warnings(c: SubjectContent, threshold: float) -> list[str]:
     if wrong:
         out.append(f"Topology differs from the expected one in {len(wrong)} label(s): {', '.join(wrong)}.")
     for b in c.biometry:
-        if b["outside"]:
+        if b["value"] is None:
+            out.append(f"{b['measure']} not measured: {b['reason'] or 'no value'}.")
+        elif b["outside"]:
             out.append(f"{b['measure']} = {b['value']:.1f} mm is outside the {CENTILE_BAND[0]:g}rd-"
                        f"{CENTILE_BAND[1]:g}th centile (centile {b['centile']:.1f}).")
     if c.inputs.image is None:

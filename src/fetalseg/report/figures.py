@@ -1,4 +1,4 @@
-"""PNG figures of a report, returned as bytes: orthogonal mosaics (overlay, contours), thumbnails, growth chart.
+"""PNG figures of a report, returned as bytes: orthogonal mosaics (overlay, contours) and thumbnails.
 
 Volumes are given in RAS+ voxel order (:func:`fetalseg.io.to_ras`); slices are shown in the
 neurological convention (x grows to the right: the subject's right is on the viewer's right), anterior
@@ -105,34 +105,3 @@ def thumbnail(grey: np.ndarray, labels: np.ndarray) -> bytes:
     buf = io.BytesIO()
     imsave(buf, np.clip(rgb, 0, 1), format="png")
     return buf.getvalue()
-
-
-def growth_chart(points: dict[str, float], ga: float, dpi: int = 80) -> bytes:
-    """PNG growth chart: per measure the normative mean and 3rd-97th centile band over 19-40 weeks
-    (:mod:`fetalseg.norms`) with the subject's value at ``ga`` (red when outside the band).
-
-    ``points`` maps measure names of :data:`fetalseg.norms.MEASURES` to values in mm (NaN skipped).
-    """
-    from scipy.stats import norm as gauss
-
-    from ..norms import GA_RANGE, norm_mean, norm_sd
-
-    plt = _plt()
-    z97 = float(gauss.ppf(0.97))
-    names = [m for m in points if np.isfinite(points[m])]
-    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(2.6 * max(1, len(names)), 2.6), squeeze=False)
-    ga_axis = np.linspace(*GA_RANGE, 50)
-    for ax, m in zip(axes[0], names):
-        mu, sd = norm_mean(m, ga_axis), norm_sd(m, ga_axis)
-        ax.fill_between(ga_axis, mu - z97 * sd, mu + z97 * sd, color="#cfe3f5", label="3rd-97th centile")
-        ax.plot(ga_axis, mu, color="#1f77b4", lw=1, label="mean")
-        v = points[m]
-        outside = abs(v - norm_mean(m, ga)) > z97 * norm_sd(m, ga)
-        ax.plot([ga], [v], "o", color="#d62728" if outside else "black", ms=6)
-        ax.set_title(m, fontsize=9)
-        ax.set_xlabel("GA (weeks)", fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0][0].set_ylabel("mm", fontsize=8)
-    axes[0][0].legend(fontsize=6, loc="upper left")
-    fig.tight_layout()
-    return _png(fig, dpi)

@@ -114,8 +114,14 @@ def labels_table(c, cohort: dict | None) -> str:
 
 
 def biometry_table(c) -> str:
-    rows = "".join(
-        f'<tr><td class="l">{escape(b["measure"])}</td><td>{b["value"]:.1f}</td><td>{_num(b["z"], "{:+.2f}")}</td>'
-        f'<td class="{"bad" if b["outside"] else ""}">{_num(b["centile"], "{:.1f}")}</td></tr>' for b in c.biometry)
-    return ('<table><tr><th class="l">measure</th><th>value (mm)</th><th>z</th><th>centile</th></tr>'
-            f"{rows}</table>")
+    """Measurements (image and fused estimates, mm), z-score and centile of the image value; reasons for gaps."""
+    rows = []
+    for b in c.biometry:
+        note = escape(b["reason"] or "not measured") if b["value"] is None else (
+            "outside 3rd-97th" if b["outside"] else "")
+        rows.append(f'<tr><td class="l">{escape(b["measure"])}</td><td>{_num(b["value"])}</td>'
+                    f'<td>{_num(b["fused"])}</td><td>{_num(b["z"], "{:+.2f}")}</td>'
+                    f'<td class="{"bad" if b["outside"] else ""}">{_num(b["centile"], "{:.1f}")}</td>'
+                    f'<td class="l">{note}</td></tr>')
+    return ('<table><tr><th class="l">measure</th><th>image (mm)</th><th>fused (mm)</th><th>z</th><th>centile</th>'
+            f'<th class="l">note</th></tr>{"".join(rows)}</table>')

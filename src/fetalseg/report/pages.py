@@ -33,9 +33,9 @@ def subject_page(c, figs: dict[str, bytes], threshold: float, cohort: dict | Non
     if c.biometry:
         parts += ["<h2>Biometry</h2>", biometry_table(c)]
         if "growth" in figs:
-            parts.append(f'<figure>{img(figs["growth"], "growth chart")}<figcaption>Normative mean and '
-                         "3rd-97th centile band by gestational age; the subject's measurements as dots (red: outside "
-                         "the band).</figcaption></figure>")
+            parts.append(f'<figure>{img(figs["growth"], "growth chart")}<figcaption>Normative centile bands by '
+                         "gestational age; the subject's image measurements as dots (red: outside the 3rd-97th "
+                         "centile).</figcaption></figure>")
     return page(f"fetalseg report: {c.id}", "\n".join(parts))
 
 
@@ -44,8 +44,10 @@ def qc_sort_key(c) -> tuple:
     return (c.qc_score is None, -(c.qc_score if c.qc_score is not None else 0.0), c.id)
 
 
-def index_page(contents: list, thumbs: dict[str, bytes], pages: dict[str, str], threshold: float) -> str:
-    """HTML of the cohort index: one row per subject, worst QC first, each linking its page."""
+def index_page(contents: list, thumbs: dict[str, bytes], pages: dict[str, str], threshold: float,
+               growth: bytes | None = None) -> str:
+    """HTML of the cohort index: one row per subject, worst QC first, each linking its page; the
+    cohort's growth chart below when ``growth`` (PNG bytes) is given."""
     ordered = sorted(contents, key=qc_sort_key)
     n_flag = sum(c.qc_flag for c in contents)
     rows = []
@@ -66,4 +68,8 @@ def index_page(contents: list, thumbs: dict[str, bytes], pages: dict[str, str], 
     body = (f"<h1>fetalseg cohort report</h1><p>{len(contents)} subject(s); {n_flag} flagged for review (QC score "
             f"above {threshold:g}). Sorted by QC score, worst first; subjects without QC last.</p>"
             f"<table><tr>{head}</tr>{''.join(rows)}</table>")
+    if growth is not None:
+        body += (f'<h2>Biometry of the cohort</h2><figure>{img(growth, "cohort growth chart")}<figcaption>Each '
+                 "subject's measurements on the normative centile bands (red: outside the 3rd-97th centile)."
+                 "</figcaption></figure>")
     return page("fetalseg cohort report", body)

@@ -57,25 +57,28 @@ def _figures(c: SubjectContent, labels: np.ndarray, grey: np.ndarray, spacing) -
 
     figs = {mode: figures.orthogonal_mosaic(grey, labels, spacing, mode) for mode in ("overlay", "contour")}
     figs["thumb"] = figures.thumbnail(grey, labels)
-    if c.biometry and c.inputs.ga is not None:
-        figs["growth"] = growth_png({b["measure"]: b["value"] for b in c.biometry}, c.inputs.ga)
+    growth = growth_png([c], c.id)
+    if growth is not None:
+        figs["growth"] = growth
     return figs
 
 
-def growth_png(points: dict[str, float], ga: float) -> bytes:
-    """Growth chart PNG: the biometry module's chart when it offers one, else :func:`figures.growth_chart`."""
+def growth_png(contents: list[SubjectContent], title: str) -> bytes | None:
+    """Growth chart PNG (:func:`fetalseg.biometry.chart.growth_chart_png`) of the subjects' biometry;
+    None when no subject has a measurement and a GA, or when the biometry module is not installed."""
     import importlib
 
+    pts = [{"id": c.id, "ga": c.inputs.ga, "values": {b["measure"]: b["value"] for b in c.biometry
+                                                       if b["value"] is not None},
+            "flags": {b["measure"]: b["flag"] for b in c.biometry}}
+           for c in contents if c.inputs.ga is not None and any(b["value"] is not None for b in c.biometry)]
+    if not pts:
+        return None
     try:
-        mod = importlib.import_module("fetalseg.biometry")
-    except ImportError:
-        mod = None
-    chart = getattr(mod, "growth_chart_png", None)
-    if callable(chart):
-        return chart(points, ga)
-    from .figures import growth_chart
-
-    return growth_chart(points, ga)
+        chart = importlib.import_module("fetalseg.biometry.chart").growth_chart_png
+    except (ImportError, AttributeError):
+        return None
+    return chart(pts, title=title)
 
 
 def cohort_stats(contents: list[SubjectContent]) -> dict | None:
@@ -132,9 +135,8 @@ def write_reports(source: str | os.PathLike, out_dir: str | os.PathLike, *, imag
         figs[s.id] = _figures(c, labels, grey, spacing)
     cohort = cohort_stats(contents)
     html = {c.id: subject_page(c, figs[c.id], thr, cohort) for c in contents}
-    pages = {}
-    for c in contents:
-        pages[c.id] = write_text(out / names[c.id], html[c.id], overwrite=overwrite)
-    index = write_text(out / "index.html", index_page(contents, {k: f["thumb"] for k, f in figs.items()}, names, thr),
-                       overwrite=overwrite)
+    index_html = index_page(contents, {k: f["thumb"] for k, f in figs.items()}, names, thr,
+                            growth_png(contents, "Cohort biometry"))
+    pages = {c.id: write_text(out / names[c.id], html[c.id], overwrite=overwrite) for c in contents}
+    index = write_text(out / "index.html", index_html, overwrite=overwrite)
     return ReportSet(index, pages, contents)
