@@ -3,8 +3,9 @@
 Targets: cortical grey matter (2, 0, 0) (two hemispheres), every other FeTA tissue (1, 0, 0),
 with 6-connected foreground and 26-connected background (``fetalseg.metrics.betti_numbers``).
 One case per pathology is also checked against an independent oracle (scipy labelling and
-scikit-image's Euler number). The voxel grows with the brain (about 45 voxels across it) so that
-the grid stays coarse and the tests fast.
+scikit-image's Euler number), and five more, including 0.8 mm at 37 weeks, against CubicalRipser.
+The voxel grows with the brain (about 45 voxels across it) so that the grid stays coarse and the
+tests fast.
 """
 
 from __future__ import annotations
@@ -81,6 +82,21 @@ def test_topology_with_an_independent_oracle(pathology, ga):
     lab = s.labels.data
     for k, target in TARGET.items():
         assert _oracle_betti(lab == k) == target, f"label {k}"
+
+
+@pytest.mark.parametrize("pathology, ga, voxel, seed", [
+    ("acc", 22.0, None, 11), ("vm", 31.0, None, 12), ("sb", 36.0, None, 13), ("micro", 26.0, None, 14),
+    pytest.param("normal", 37.0, 0.8, 1, marks=pytest.mark.slow),  # the finest grid at the largest brain
+])
+def test_topology_against_cubical_ripser(pathology, ga, voxel, seed):
+    """Betti numbers of every FeTA tissue from CubicalRipser (checked against gudhi in test_metrics_topology),
+    not from fetalseg.metrics, which the phantom itself uses to accept a subject."""
+    pytest.importorskip("cripser")
+    from test_metrics_topology import cripser_betti
+
+    s = make_subject(ga, pathology, voxel=voxel or coarse_voxel(ga, pathology), seed=seed)
+    got = {k: cripser_betti(s.labels.data == k) for k in TARGET}
+    assert got == TARGET
 
 
 def test_corpus_callosum_and_skull_are_generation_only(tmp_path):
