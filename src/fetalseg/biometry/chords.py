@@ -129,3 +129,44 @@ def longest_chord(field: MaskField, fixed_axis: int, fixed_values, chord_axis: i
             pb[chord_axis] = b[r]
             best = Chord(float(length[r]), pa, pb)
     return best
+
+
+def plane_grid(lo, hi, step_mm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mid-sagittal sample grid over the canonical box ``[lo, hi]``: ``(u, ys, zs)`` with ``u`` of
+    shape (len(zs), len(ys), 3) (rows z upwards, columns y forwards, x = 0), mm."""
+    ys = np.arange(lo[1], hi[1] + step_mm / 2, step_mm)
+    zs = np.arange(lo[2], hi[2] + step_mm / 2, step_mm)
+    u = np.zeros((zs.size, ys.size, 3))
+    u[..., 1], u[..., 2] = ys[None, :], zs[:, None]
+    return u, ys, zs
+
+
+def feret_chord(values: np.ndarray, ys: np.ndarray, zs: np.ndarray) -> Chord | None:
+    """Longest chord in any direction (maximal Feret diameter) of the region ``values >= 0.5`` of a
+    mid-sagittal sample (rows ``zs``, columns ``ys``, mm): the farthest pair of its convex hull's
+    vertices, whose ends are then moved to the 0.5 crossings along their line (sub-sample).
+    ``None`` for an empty region."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    rr, cc = np.nonzero(values >= 0.5)
+    if rr.size == 0:
+        return None
+    pts = np.stack([ys[cc], zs[rr]], axis=1)
+    try:
+        pts = pts[ConvexHull(pts).vertices]
+    except (QhullError, ValueError):
+        pass
+    d = np.linalg.norm(pts[:, None, :] - pts[None, :, :], axis=2)
+    i, j = np.unravel_index(int(np.argmax(d)), d.shape)
+    p, q = pts[i], pts[j]
+    h = ys[1] - ys[0]
+    direction = (q - p) / max(np.linalg.norm(q - p), 1e-9)
+    t = np.arange(-3 * h, np.linalg.norm(q - p) + 3 * h, h / 4)
+    line = p[None, :] + t[:, None] * direction[None, :]
+    idx = np.stack([(line[:, 1] - zs[0]) / h, (line[:, 0] - ys[0]) / h])
+    prof = ndimage.map_coordinates(values, idx, order=1, mode="constant", cval=0.0)
+    a, b = row_ends(prof[None, :], t)
+    if not np.isfinite(a[0]):
+        return None
+    pa, pb = p + a[0] * direction, p + b[0] * direction
+    return Chord(float(b[0] - a[0]), np.array([0.0, pa[0], pa[1]]), np.array([0.0, pb[0], pb[1]]))

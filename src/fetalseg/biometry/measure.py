@@ -3,7 +3,10 @@
 Frame: :func:`fetalseg.pose.estimate_pose` (x left->right, y posterior->anterior,
 z inferior->superior, origin at the brain centre on the mid-sagittal plane). Each measure is the
 longest chord of a structure along one canonical axis, in a standard plane, as the phantom truth
-(:mod:`fetalseg.phantom.biometry_truth`) and clinicians define it:
+(:mod:`fetalseg.phantom.biometry_truth`) and clinicians define it; LCC from a callosum label, genu to
+splenium, is the longest chord in any direction in the mid-sagittal plane (the callosum's ends need
+not lie at one height, and the measure then does not depend on the pitch of the frame); from FeTA
+labels it is the longest AP chord of the midline white matter's top sheet:
 
 =======  ==============================================  ==========================  =========
 measure  structure                                       plane                       chord
@@ -15,9 +18,9 @@ sBIP     intracranial space: inside the skull's inner    axial ``z = 0``        
 TCD      cerebellum (5)                                  coronal planes through the  x
                                                          cerebellum, the widest one
 HV       cerebellum (5) at the midline (vermis)          mid-sagittal ``x = 0``      z
-LCC      corpus callosum: label 8 (withcc, generation)   mid-sagittal ``x = 0``      y
-         or white matter crossing the midline above
-         the lateral ventricles (FeTA)
+LCC      corpus callosum: label 8 (withcc, generation),  mid-sagittal ``x = 0``      any (8)
+         or the top sheet of the white matter crossing                               y (FeTA)
+         the midline above the lateral ventricles (FeTA)
 =======  ==============================================  ==========================  =========
 
 A missing structure gives NaN and a reason (e.g. no callosum in agenesis), never a guess.
@@ -31,7 +34,7 @@ import numpy as np
 
 from ..labels import to_feta
 from ..pose import Pose, estimate_pose
-from .chords import Chord, MaskField, longest_chord, row_ends
+from .chords import Chord, MaskField, feret_chord, longest_chord, plane_grid, row_ends
 
 __all__ = ["MEASURES", "Biometry", "measure_biometry"]
 
@@ -95,17 +98,14 @@ def _widest_coronal(cb: MaskField) -> Chord | None:
 
 def _callosum_chord(wm: MaskField, vent: MaskField, brain_box) -> tuple[Chord | None, str]:
     """Longest AP chord of the white matter crossing the mid-sagittal plane above the lateral
-    ventricles: of the plane's 2-D white-matter components that overlap the ventricles' AP range
+    ventricles, its top sheet only (a Feret diameter would cut diagonally through the midline
+    white matter under the callosum's ends): of the plane's 2-D white-matter components that overlap the ventricles' AP range
     and reach above their median height, the highest one (the callosum roofs the ventricles)."""
     import cc3d
 
     if wm.empty or vent.empty:
         return None, "no white matter or no ventricles to locate the corpus callosum"
-    lo, hi = brain_box
-    ys = np.arange(lo[1], hi[1] + STEP_MM / 2, STEP_MM)
-    zs = np.arange(lo[2], hi[2] + STEP_MM / 2, STEP_MM)
-    u = np.zeros((zs.size, ys.size, 3))
-    u[..., 1], u[..., 2] = ys[None, :], zs[:, None]
+    u, ys, zs = plane_grid(*brain_box, STEP_MM)
     vals = wm.sample(u)
     comp = cc3d.connected_components(np.ascontiguousarray(vals >= 0.5), connectivity=8)
     v_lo, v_hi = vent.points[:, 1].min(), vent.points[:, 1].max()
@@ -165,7 +165,8 @@ def _chords(m: dict, affine: np.ndarray, pose: Pose) -> tuple[dict, dict, dict]:
             reasons["HV"] = "no cerebellum at the midline (vermis) in the mid-sagittal plane"
     if m["callosum"] is not None:
         cc = MaskField(m["callosum"], affine, pose)
-        chords["LCC"] = None if cc.empty else longest_chord(cc, 0, [0.0], 1, blo, bhi, STEP_MM)
+        u, ys, zs = plane_grid(blo, bhi, STEP_MM)
+        chords["LCC"] = None if cc.empty else feret_chord(cc.sample(u), ys, zs)
         sources["LCC"] = "corpus callosum label (8) in the mid-sagittal plane"
         if chords["LCC"] is None:
             reasons["LCC"] = "no corpus callosum (label 8) at the midline (callosal agenesis?)"
