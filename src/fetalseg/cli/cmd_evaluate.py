@@ -103,19 +103,10 @@ def rank(
     """FeTA ranking of methods: mean Dice, HD95, VS and ED over labels and cases, ranked; final = mean rank."""
     from rich.table import Table
 
-    from ..errors import InputError
-    from ..io import check_writable
-    from ..metrics.evaluate import read_csv
-    from ..metrics.ranking import HIGHER_IS_BETTER, rank_methods
+    from ..metrics.files import rank_files
+    from ..metrics.ranking import HIGHER_IS_BETTER
 
-    if output is not None:
-        check_writable(output, overwrite)
-    names = _method_names(csvs)
-    methods = {n: read_csv(p) for n, p in zip(names, csvs)}
-    try:
-        table = rank_methods(methods)
-    except ValueError as exc:
-        raise InputError(None, str(exc)) from None
+    table = rank_files(csvs, output, overwrite)
     t = Table(title=f"FeTA ranking of {len(table)} method(s)")
     t.add_column("method")
     for m in HIGHER_IS_BETTER:
@@ -133,30 +124,3 @@ def rank(
     if not out.is_terminal:
         out.width = max(out.width, 120)
     out.print(t)
-    if output is not None:
-        import csv
-        import io
-
-        from ..io import write_text
-
-        cols = ["method", *HIGHER_IS_BETTER, *(f"rank_{m}" for m in HIGHER_IS_BETTER), "mean_rank", "final_rank"]
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(cols)
-        for r in table:
-            w.writerow([r[c] for c in cols])
-        write_text(output, buf.getvalue(), overwrite=overwrite)
-
-
-def _method_names(paths: List[Path]) -> list[str]:
-    """Methods are named after their files (stem; parent folder added when stems collide)."""
-    from ..errors import InputError
-
-    stems = [p.name[:-4] if p.name.lower().endswith(".csv") else p.name for p in paths]
-    if len(set(stems)) == len(stems):
-        return stems
-    names = [f"{p.parent.name}/{s}" for p, s in zip(paths, stems)]
-    if len(set(names)) != len(names):
-        dup = next(p for p, n in zip(paths, names) if names.count(n) > 1)
-        raise InputError(dup, "given twice")
-    return names

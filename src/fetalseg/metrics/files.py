@@ -156,3 +156,45 @@ class FileEvaluation:
                 if progress is not None:
                     progress(len(results), len(self.pairs))
         return results
+
+
+def method_names(paths) -> list[str]:
+    """Methods are named after their files (stem; parent folder added when stems collide)."""
+    paths = [Path(p) for p in paths]
+    stems = [p.name[:-4] if p.name.lower().endswith(".csv") else p.name for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    names = [f"{p.parent.name}/{s}" for p, s in zip(paths, stems)]
+    if len(set(names)) != len(names):
+        dup = next(p for p, n in zip(paths, names) if names.count(n) > 1)
+        raise InputError(dup, "given twice")
+    return names
+
+
+def rank_files(paths, output: str | os.PathLike | None = None, overwrite: bool = False) -> list[dict]:
+    """FeTA ranking (:func:`~fetalseg.metrics.rank_methods`) of the methods whose metrics CSVs (written by
+    :class:`FileEvaluation`) are ``paths``, named by :func:`method_names`; also written to the CSV ``output``
+    (columns: method, the four metric means, their ranks, mean_rank, final_rank)."""
+    import csv
+    import io
+
+    from ..io import check_writable, write_text
+    from .evaluate import read_csv
+    from .ranking import HIGHER_IS_BETTER, rank_methods
+
+    if output is not None:
+        check_writable(output, overwrite)
+    methods = {n: read_csv(p) for n, p in zip(method_names(paths), paths)}
+    try:
+        table = rank_methods(methods)
+    except ValueError as exc:
+        raise InputError(None, str(exc)) from None
+    if output is not None:
+        cols = ["method", *HIGHER_IS_BETTER, *(f"rank_{m}" for m in HIGHER_IS_BETTER), "mean_rank", "final_rank"]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
+        for r in table:
+            w.writerow([r[c] for c in cols])
+        write_text(output, buf.getvalue(), overwrite=overwrite)
+    return table
