@@ -139,3 +139,15 @@ def test_infinite_hd95_drops_the_case_for_that_target(tmp_path):
     by = {r.target: r for r in res.results}
     assert by["hd95"].n == 11 and by["hd95_cbm"].n == 11 and by["hd95_gm"].n == 12
     assert math.isinf(load_cases(m, p, metrics=["hd95"]).targets["hd95"][0])
+
+
+def test_partial_match_is_reported(tmp_path):
+    """Subjects on one side only are left out and listed in the summary; the rest is analysed."""
+    m, p = make_cohort(tmp_path / "in", "quality", n=12)
+    lines = p.read_text().splitlines()
+    p.write_text("\n".join(lines[:-2] + ["sub-900\t30\tNeurotypical\tsiteA\t2.0"]) + "\n")  # drop 011, 012
+    res = analyze(m, p, tmp_path / "out", metrics=["dice"], per_label=False)
+    assert len(res.cases.subjects) == 10
+    assert res.cases.unmatched_metrics == ["sub-011", "sub-012"] and res.cases.unmatched_participants == ["sub-900"]
+    assert "Left out: 2 metrics subjects without a participant row (sub-011, sub-012)" in res.summary
+    assert "Left out: 1 participants without metrics (sub-900)" in res.summary

@@ -171,3 +171,31 @@ def test_image_on_another_grid_is_refused_before_writing(cli, tmp_path):
     code, stdout, err = cli("report", seg, "-o", tmp_path / "r")
     assert_clean_error(code, stdout, err, img, "grid differs from the label map")
     assert not (tmp_path / "r").exists()
+
+
+def test_flat_label_maps_with_images_and_participants_options(cli, tmp_path):
+    """Label maps without sidecars in a flat folder: image and GA come from the `images` and `participants` options."""
+    src, seg = make_segmented(tmp_path)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for sid in ("sub-01", "sub-03"):
+        (flat / f"{sid}_rec-x_dseg.nii.gz").write_bytes((seg / sid / "anat" / f"{sid}_rec-x_dseg.nii.gz").read_bytes())
+    res = write_reports(flat, tmp_path / "r1", images=src, participants=src / "participants.tsv")
+    by = {c.id: c for c in res.contents}
+    assert by["sub-03"].inputs.image == src / "sub-03" / "anat" / "sub-03_rec-x_T2w.nii.gz"
+    assert by["sub-03"].inputs.ga == 33.0 and by["sub-01"].qc_score is None
+    assert not any("No image found" in w for w in by["sub-01"].warnings)
+    code, stdout, err = cli("report", flat, "-o", tmp_path / "r2", "--participants", tmp_path / "none.tsv")
+    assert_clean_error(code, stdout, err, tmp_path / "none.tsv", "not found")
+
+
+def test_malformed_biometry_json_is_one_line_error(cli, tmp_path):
+    _, seg = make_segmented(tmp_path)
+    bad = seg / "sub-01" / "anat" / "sub-01_biometry.json"
+    bad.write_text("{not json")
+    code, stdout, err = cli("report", seg, "-o", tmp_path / "r")
+    assert_clean_error(code, stdout, err, bad, "not a readable biometry JSON")
+    bad.write_text(json.dumps({"ga_weeks": 30}))
+    code, stdout, err = cli("report", seg, "-o", tmp_path / "r")
+    assert_clean_error(code, stdout, err, bad, "no 'measures' object")
+    assert not (tmp_path / "r").exists()

@@ -63,6 +63,18 @@ def design_matrix(factors) -> tuple[np.ndarray, list[int]]:
     return np.hstack(blocks), owner
 
 
+def import_shap():
+    """The :mod:`shap` module, imported without the PendingDeprecationWarning its colour maps raise
+    under recent matplotlib (shap's, not ours to fix)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import shap
+
+    return shap
+
+
 def explain_target(X: np.ndarray, owner: list[int], y: np.ndarray, *, seed: int = 0, n_trees: int = 100,
                    folds: int = 5) -> Explained | None:
     """Fit a seeded :class:`~sklearn.ensemble.RandomForestRegressor` on the finite values of ``y``.
@@ -70,9 +82,9 @@ def explain_target(X: np.ndarray, owner: list[int], y: np.ndarray, *, seed: int 
     Returns the per-factor SHAP values (:class:`shap.TreeExplainer`) and the cross-validated R^2 of
     the module docstring, or ``None`` when fewer than 2 subjects have a finite target.
     """
-    import shap
     from sklearn.ensemble import RandomForestRegressor
 
+    shap = import_shap()
     y = np.asarray(y, np.float64)
     mask = np.isfinite(y)
     if mask.sum() < 2:

@@ -30,10 +30,10 @@ def beeswarm(path: str | os.PathLike, shap_values: np.ndarray, base: float, fact
 
     Colours are the factor value (numeric) or the category index (categorical, sorted names).
     """
-    import shap
-
     from ..io import atomic_path
+    from .forest import import_shap
 
+    shap = import_shap()
     plt = _plt()
     data = np.stack([factor_codes(f) for f in factors], axis=1)
     exp = shap.Explanation(values=shap_values, base_values=np.full(len(shap_values), base), data=data,
