@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import typer
 
-from ..errors import InputError
 
 OVERWRITE = typer.Option(False, "--overwrite", help="Replace existing outputs.")
 
@@ -44,17 +41,6 @@ def progress(disable: bool = False):
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TimeRemainingColumn(), console=console(stderr=True), disable=disable, transient=False,
     )
-
-
-def ensure_new(paths: list[os.PathLike], overwrite: bool) -> None:
-    """Raise :class:`InputError` for the first output that exists when ``overwrite`` is false."""
-    from ..io.atomic import exists_error
-
-    if overwrite:
-        return
-    for p in paths:
-        if Path(p).exists():
-            raise exists_error(p)
 
 
 class StepBar:
