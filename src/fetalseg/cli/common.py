@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 import typer
-
 
 OVERWRITE = typer.Option(False, "--overwrite", help="Replace existing outputs.")
 
