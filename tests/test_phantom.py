@@ -54,9 +54,8 @@ def _run_extent(mask_1d, spacing):
     return 0.0 if idx.size == 0 else (idx[-1] - idx[0] + 1) * spacing
 
 
-def test_biometry_truth_agrees_with_the_label_map(normal27):
+def _check_biometry_against_labels(s, v):
     """Extents measured by brute force on the voxel labels match the truth within 1.5 voxels."""
-    s, v = normal27, 0.8
     gen, feta = s.generation.data, s.labels.data
     tol = 1.5 * v
     # bBIP: brain tissues in the axial slice of the landmarks, widest row along x
@@ -75,8 +74,21 @@ def test_biometry_truth_agrees_with_the_label_map(normal27):
     i = _world_to_index(s.generation, s.landmarks["HV"][0])[0]
     verm = feta[i, :, :] == 5
     assert max(_run_extent(verm[jj, :], v) for jj in range(verm.shape[0])) == pytest.approx(s.biometry["HV"], abs=tol)
+    if "LCC" not in s.landmarks:  # agenesis of the corpus callosum: no callosum voxel at all
+        assert math.isnan(s.biometry["LCC"]) and not np.any(gen == 8)
+        return
     cc = gen[_world_to_index(s.generation, s.landmarks["LCC"][0])[0], :, :] == 8
     assert max(_run_extent(cc[:, kk], v) for kk in range(cc.shape[1])) == pytest.approx(s.biometry["LCC"], abs=tol)
+
+
+def test_biometry_truth_agrees_with_the_label_map(normal27):
+    _check_biometry_against_labels(normal27, 0.8)
+
+
+@pytest.mark.parametrize("ga, pathology, seed", [(21.0, "vm", 1), (24.5, "micro", 2), (31.0, "acc", 3),
+                                                 (35.5, "sb", 4), (38.0, "normal", 5)])
+def test_biometry_truth_agrees_with_the_label_map_across_ga_and_pathology(ga, pathology, seed):
+    _check_biometry_against_labels(make_subject(ga, pathology, voxel=0.8, seed=seed), 0.8)
 
 
 @pytest.mark.parametrize("ga", [20.0, 24.5, 29.0, 33.5, 38.0])
