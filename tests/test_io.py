@@ -43,6 +43,10 @@ def test_reorient_round_trip_is_exact(perm, signs):
     world = (aff @ np.c_[ijk, np.ones(len(ijk))].T).T[:, :3]
     ijk_ras = np.rint((np.linalg.inv(ras.affine) @ np.c_[world, np.ones(len(world))].T).T[:, :3]).astype(int)
     assert (ras.data[tuple(ijk_ras.T)] == 4).all()
+    # the RAS array, independently: RAS axis perm[a] is stored axis a, reversed when signs[a] < 0
+    order = np.argsort(perm)
+    expected = np.flip(np.transpose(lab, order), [d for d in range(3) if signs[order[d]] < 0])
+    np.testing.assert_array_equal(ras.data, expected)
     back = from_ras(ras, ornt, img.shape)
     assert np.array_equal(back.data, lab)
     assert np.allclose(back.affine, aff)
@@ -64,8 +68,12 @@ def test_resample_labels_to_permuted_grid_and_back_is_identity(perm, signs):
         m[src_axis, dst_axis] = s
         m[src_axis, 3] = 0 if s > 0 else lab.shape[src_axis] - 1
     dst_aff = src_aff @ m
+    # the intermediate, independently: destination axis d is source axis argsort(perm)[d], reversed when signs[d] < 0
+    expected = np.transpose(lab, np.argsort(perm))
+    expected = np.flip(expected, [d for d in range(3) if signs[d] < 0])
     for method in ("nearest", "linear"):
         there = resample_labels(lab, src_aff, dst_shape, dst_aff, method=method)
+        np.testing.assert_array_equal(there, expected)
         back = resample_labels(there, dst_aff, lab.shape, src_aff, method=method)
         assert np.array_equal(back, lab), method
         assert back.dtype == lab.dtype
