@@ -135,7 +135,7 @@ def test_infinite_hd95_drops_the_case_for_that_target(tmp_path):
             cells[4] = "inf"
             text[k] = ",".join(cells)
     m.write_text("\n".join(text) + "\n")
-    res = analyze(m, p, tmp_path / "out", metrics=["hd95"], seed=0)
+    res = analyze(m, p, tmp_path / "out", metrics=["hd95"], seed=0, n_trees=30)
     by = {r.target: r for r in res.results}
     assert by["hd95"].n == 11 and by["hd95_cbm"].n == 11 and by["hd95_gm"].n == 12
     assert math.isinf(load_cases(m, p, metrics=["hd95"]).targets["hd95"][0])
