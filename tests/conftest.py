@@ -26,6 +26,15 @@ try:  # scikit-learn's dependency: limits the BLAS/OpenMP pools already loaded (
     threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))
 except ImportError:  # pragma: no cover
     pass
+try:  # property tests draw the same examples on every run and machine (a failure names a real input, not luck);
+    # HYPOTHESIS_PROFILE=explore draws fresh ones and keeps a database of failures
+    from hypothesis import settings as _hyp_settings
+
+    _hyp_settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
+    _hyp_settings.register_profile("explore", derandomize=False)
+    _hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+except ImportError:  # pragma: no cover
+    pass
 try:  # torch is a hard dependency, but keep conftest importable without it
     import torch
 
