@@ -95,6 +95,32 @@ def test_bad_configs_are_input_errors(tmp_path, text, match):
         TrainConfig.from_yaml(p)
 
 
+@pytest.mark.parametrize("raw,message", [
+    ({"steps": "many"}, "steps must be an integer, got str 'many'"),
+    ({"steps": 1.5}, "steps must be an integer"),
+    ({"seed": True}, "seed must be an integer"),
+    ({"patch_size": 32}, "patch_size must be a list of integers"),
+    ({"optim": {"lr": "fast"}}, "optim.lr must be a number"),
+    ({"optim": {"nme": "sgd"}}, "unknown optim key(s) ['nme']"),
+    ({"datasets": [{"paths": "maps"}]}, "datasets[0].paths must be a list of strings"),
+    ({"datasets": [{"paths": ["m"], "weight": "x"}]}, "datasets[0].weight must be a number"),
+    ({"validation": 3}, "validation must be a mapping"),
+    ({"init_from": 3}, "init_from must be a string or null"),
+    ({"network": {"preset": "tiny", "levels": "three"}}, "network:"),
+    ({"patch_size": [30, 32, 32], "network": {"preset": "tiny"}}, "must be multiples of 4"),
+])
+def test_from_dict_raises_input_error_naming_the_key(raw, message):
+    """Like SynthConfig.from_dict: InputError (no path: the caller names the file), the key in the message."""
+    with pytest.raises(InputError) as exc:
+        TrainConfig.from_dict({"source": "random", **raw})
+    assert exc.value.path is None and message in exc.value.problem, exc.value.problem
+
+
+def test_yaml_booleans_and_ints_where_floats_are_fine():
+    cfg = TrainConfig.from_dict({"source": "random", "bf16": False, "resolution_mm": 1, "optim": {"lr": 1}})
+    assert cfg.bf16 == "false" and cfg.resolution_mm == 1 and cfg.optim.lr == 1
+
+
 # --- checkpoints --------------------------------------------------------------------------------
 def test_checkpoint_restores_every_rng_and_is_atomic(tmp_path):
     from fetalseg.nets import build_network
