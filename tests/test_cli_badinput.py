@@ -98,7 +98,7 @@ def _synth_config_unknown_key(root):
 
 def _synth_config_wrong_type(root):
     p = _yaml(root, "synth.yaml", "p_flip: often\n")
-    return ["synth", "config", "--config", p, "-o", root.parent / "out" / "c.yaml"], "invalid synth config", p
+    return ["synth", "config", "--config", p, "-o", root.parent / "out" / "c.yaml"], "p_flip must be a number", p
 
 
 def _synth_weights_malformed(root):
@@ -250,3 +250,17 @@ def test_every_command_is_run_as_a_user():
     assert commands <= set(AS_USER), sorted(commands - set(AS_USER))
     for command, case in AS_USER.items():
         assert case.replace("_", "-").startswith(command.replace(" ", "-")), (command, case)
+
+
+def test_config_type_check_is_shared_by_train_and_synth():
+    """One rule in one place: both configs name the key of a wrongly typed value the same way."""
+    from fetalseg.errors import InputError
+    from fetalseg.synth import SynthConfig
+    from fetalseg.train import TrainConfig
+
+    with pytest.raises(InputError, match="p_flip must be a number, got str 'often'"):
+        SynthConfig.from_dict({"p_flip": "often"})
+    with pytest.raises(InputError, match="scaling must be a list of numbers"):
+        SynthConfig.from_dict({"scaling": [0.8, "x"]})
+    with pytest.raises(InputError, match="resolution_mm must be a number, got str 'fine'"):
+        TrainConfig.from_dict({"source": "random", "resolution_mm": "fine"})

@@ -173,8 +173,13 @@ class SynthConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise InputError(source, f"unknown synth config keys: {', '.join(unknown)}")
+        from ..io.yamlfile import check_field_types
+
         try:
+            check_field_types(cls, data)
             return cls(**data)
+        except InputError as exc:
+            raise InputError(source, f"invalid synth config: {exc.problem}") from None
         except (TypeError, ValueError) as exc:
             raise InputError(source, f"invalid synth config: {exc}") from None
 

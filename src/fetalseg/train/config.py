@@ -10,8 +10,6 @@ before any training work.
 from __future__ import annotations
 
 import os
-import types
-import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
@@ -227,45 +225,13 @@ def _bad(problem: str) -> InputError:
 
 def _check_fields(kind, d: dict, where: str) -> None:
     """Unknown keys and values of the wrong type in ``d`` (fields of dataclass ``kind``) raise InputError."""
-    hints = typing.get_type_hints(kind)
-    unknown = sorted(set(d) - set(hints))
+    from ..io.yamlfile import check_field_types
+
+    known = sorted(f.name for f in fields(kind))
+    unknown = sorted(set(d) - set(known))
     if unknown:
-        raise _bad(f"unknown {where} key(s) {unknown}; known: {sorted(hints)}")
-    for key, value in d.items():
-        if not _has_type(value, hints[key]):
-            name = key if where == "config" else f"{where}.{key}"
-            raise _bad(f"{name} must be {_type_name(hints[key])}, got {type(value).__name__} {value!r}")
-
-
-def _has_type(value, tp) -> bool:
-    """Whether a YAML value fits annotation ``tp`` (ints pass as floats; bools are not numbers)."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        return any(_has_type(value, a) for a in args)
-    if tp is type(None):
-        return value is None
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if is_dataclass(tp):
-        return isinstance(value, (dict, tp)) or value is None
-    if origin in (list, tuple) or tp in (list, tuple):
-        return isinstance(value, (list, tuple)) and (not args or all(_has_type(v, args[0]) for v in value))
-    if origin is dict or tp is dict:
-        return isinstance(value, dict)
-    return isinstance(value, tp)
-
-
-def _type_name(tp) -> str:
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in args) + (" or null" if type(None) in typing.get_args(tp) else "")
-    base = typing.get_origin(tp) or tp
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping",
-             list: "a list", tuple: "a list"}
-    text = names.get(base, "a mapping")
-    return f"{text} of {_type_name(args[0]).split(' ', 1)[-1]}s" if base in (list, tuple) and args else text
+        raise _bad(f"unknown {where} key(s) {unknown}; known: {known}")
+    check_field_types(kind, d, "" if where == "config" else f"{where}.")
 
 
 def _sub(kind, d, where: str):
