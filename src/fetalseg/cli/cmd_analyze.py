@@ -56,7 +56,8 @@ def analyze(
         if r.label != "mean":
             continue
         if not r.stats:
-            out.print(f"  {r.metric}: {r.note or 'nothing to explain'}")
+            why = "the same for every subject" if r.note == "constant" else "fewer than 2 finite values"
+            out.print(f"  {r.metric}: {why}, nothing to explain")
             continue
         r2 = "n/a (too few subjects)" if r.cv_r2 != r.cv_r2 else f"{r.cv_r2:.2f}"
         verdict = " (explains nothing)" if r.cv_r2 == r.cv_r2 and r.cv_r2 <= 0 else ""
