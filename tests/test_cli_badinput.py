@@ -171,6 +171,16 @@ def _export_dae_no_checkpoint(root):
     return ["export-dae", root, "-o", root.parent / "out" / "d.safetensors"], "checkpoint not found", None
 
 
+def _biometry_bad_baseline(root):
+    lab = _labels(root / "sub-01_dseg.nii.gz")
+    img = root / "sub-01_T2w.nii.gz"
+    nib.save(nib.Nifti1Image(make_labels((20, 22, 18)).astype(np.float32) * 30, np.diag([0.8, 0.8, 0.8, 1.0])),
+             str(img))
+    b = _yaml(root, "baseline.json", '{"nope": 1}')
+    return (["biometry", img, "--seg", lab, "--ga", "30", "--baseline", b, "-o", root.parent / "out"],
+            "not a GA baseline", b)
+
+
 def _evaluate_bad_labels(root):
     bad, phrase = make_bad("bad-labels", root)
     good = _labels(root / "ref" / "sub-bad_dseg.nii.gz")
@@ -206,16 +216,16 @@ CASES = {f.__name__[1:]: f for f in (
     _train_patch_not_divisible, _synth_config_unknown_key, _synth_config_wrong_type, _synth_weights_malformed,
     _synth_weights_foreign_labels, _synth_weights_shares, _phantom_ga, _phantom_pathology, _rank_bad_value,
     _rank_ragged_row, _rank_not_metrics, _analyze_bad_ga, _analyze_missing_column, _report_bad_participants,
-    _train_dae_unknown_key, _export_dae_no_checkpoint, _evaluate_bad_labels, _info_nan, _relabel_truncated,
-    _resample_4d, _segment_not_nifti, _export_no_checkpoint)}
+    _train_dae_unknown_key, _export_dae_no_checkpoint, _biometry_bad_baseline, _evaluate_bad_labels, _info_nan,
+    _relabel_truncated, _resample_4d, _segment_not_nifti, _export_no_checkpoint)}
 
 # one case per command (and synth sub-command) for the subprocess run
 AS_USER = {"train": "train_wrong_type", "synth": "synth_config_unknown_key", "synth config": "synth_config_wrong_type",
            "synth weights": "synth_weights_foreign_labels", "phantom": "phantom_ga", "rank": "rank_bad_value",
            "analyze": "analyze_bad_ga", "report": "report_bad_participants", "train-dae": "train_dae_unknown_key",
-           "export-dae": "export_dae_no_checkpoint", "evaluate": "evaluate_bad_labels", "info": "info_nan",
-           "relabel": "relabel_truncated", "resample": "resample_4d", "segment": "segment_not_nifti",
-           "export": "export_no_checkpoint"}
+           "export-dae": "export_dae_no_checkpoint", "biometry": "biometry_bad_baseline",
+           "evaluate": "evaluate_bad_labels", "info": "info_nan", "relabel": "relabel_truncated",
+           "resample": "resample_4d", "segment": "segment_not_nifti", "export": "export_no_checkpoint"}
 
 
 def _setup(tmp_path: Path, name: str):
