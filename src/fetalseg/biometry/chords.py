@@ -44,7 +44,7 @@ class MaskField:
             mask = mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
         self.data = mask.astype(np.float32)
         if smooth_vox > 0:
-            self.data = ndimage.gaussian_filter(self.data, smooth_vox, mode="constant")
+            self.data = ndimage.gaussian_filter(self.data, smooth_vox, mode="constant", truncate=3.0)
         shift = np.eye(4)
         shift[:3, 3] = lo
         a = np.asarray(affine, dtype=np.float64) @ shift

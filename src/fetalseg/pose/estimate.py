@@ -16,8 +16,10 @@ CEREBRUM = (2, 3, 4, 6)
 """FeTA labels of the cerebrum (no cerebellum, no brainstem)."""
 
 
-def _world_points(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
+def _world_points(mask: np.ndarray, affine: np.ndarray, max_points: int | None = None) -> np.ndarray:
     idx = np.argwhere(mask)
+    if max_points is not None and len(idx) > max_points:
+        idx = idx[:: int(np.ceil(len(idx) / max_points))]
     return idx @ affine[:3, :3].T + affine[:3, 3]
 
 
@@ -98,11 +100,12 @@ def estimate_pose(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | No
         raise ValueError("labels has no cerebrum (FeTA labels 2, 3, 4, 6)")
     if not hind_mask.any():
         raise ValueError("labels has no cerebellum or brainstem (FeTA labels 5, 7): the axes cannot be oriented")
-    centre = _world_points(np.isin(labels, BRAIN), affine).mean(axis=0)
+    centre = _world_points(np.isin(labels, BRAIN), affine, 200000).mean(axis=0)
     normal, offset, score, info = find_midsagittal(labels, affine, centre)
     cer = _world_points(cer_mask, affine)
     pixel = float(np.sqrt((affine[:3, :3] ** 2).sum(axis=0)).min())
-    ap, si, c = _in_plane_axes(cer, _world_points(hind_mask, affine), _world_points(labels == 5, affine), normal,
+    ap, si, c = _in_plane_axes(cer, _world_points(hind_mask, affine, 50000), _world_points(labels == 5, affine, 50000),
+                               normal,
                                pixel)
     lr = np.cross(ap, si)
     origin = c - (c @ lr - offset * float(lr @ normal)) * lr

@@ -83,7 +83,7 @@ class SymmetryField:
         present = [v for v in range(labels.shape[0]) if labels[v].any()]
         total = sum(float(labels[v].sum()) for v in present)
         for v in present:
-            self.fields[use[v]] = ndimage.gaussian_filter(labels[v], sigma_mm / spacing, mode="constant")
+            self.fields[use[v]] = ndimage.gaussian_filter(labels[v], sigma_mm / spacing, mode="constant", truncate=3.0)
             idx = np.argwhere(labels[v] >= 0.5)
             keep = max(1, int(round(max_points * float(labels[v].sum()) / total)))
             idx = idx[:: max(1, int(np.ceil(len(idx) / keep)))]
@@ -107,7 +107,8 @@ def _tangent_basis(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e1, np.cross(n, e1)
 
 
-def _refine(field: SymmetryField, normal: np.ndarray, offset: float, step_rad: float, step_mm: float):
+def _refine(field: SymmetryField, normal: np.ndarray, offset: float, step_rad: float, step_mm: float,
+            xatol: float = 1e-4):
     e1, e2 = _tangent_basis(normal)
 
     def plane(x):
@@ -120,12 +121,12 @@ def _refine(field: SymmetryField, normal: np.ndarray, offset: float, step_rad: f
 
     simplex = np.array([[0, 0, 0], [step_rad, 0, 0], [0, step_rad, 0], [0, 0, step_mm]], dtype=np.float64)
     res = optimize.minimize(cost, np.zeros(3), method="Nelder-Mead",
-                            options={"initial_simplex": simplex, "xatol": 1e-4, "fatol": 1e-7, "maxiter": 300})
+                            options={"initial_simplex": simplex, "xatol": xatol, "fatol": 1e-7, "maxiter": 300})
     n, d = plane(res.x)
     return n, d, -float(res.fun), int(res.nfev)
 
 
-def find_midsagittal(labels: np.ndarray, affine: np.ndarray, centre: np.ndarray, *, n_directions: int = 250,
+def find_midsagittal(labels: np.ndarray, affine: np.ndarray, centre: np.ndarray, *, n_directions: int = 160,
                      keep: int = 2) -> tuple[np.ndarray, float, float, dict]:
     """Mid-sagittal plane of a FeTA label map.
 
@@ -144,14 +145,14 @@ def find_midsagittal(labels: np.ndarray, affine: np.ndarray, centre: np.ndarray,
     -------
     normal : ndarray (3,), unit; offset : float (mm); score : float (0-1); info : dict
     """
-    coarse = SymmetryField(labels, affine, sigma_mm=3.0, max_points=2500)
+    coarse = SymmetryField(labels, affine, sigma_mm=3.0, max_points=1500)
     if coarse.n_points == 0:
         raise ValueError("labels has no brain voxels (FeTA labels 2-7)")
     dirs = fibonacci_hemisphere(n_directions)
     scores = np.array([coarse.score(n, float(n @ centre)) for n in dirs])
     best = np.argsort(-scores)[: max(1, keep)]
-    mid = SymmetryField(labels, affine, sigma_mm=2.0, max_points=5000)
-    cands = [_refine(mid, dirs[i], float(dirs[i] @ centre), 0.06, 1.5) for i in best]
+    mid = SymmetryField(labels, affine, sigma_mm=2.0, max_points=4000)
+    cands = [_refine(mid, dirs[i], float(dirs[i] @ centre), 0.06, 1.5, xatol=2e-3) for i in best]
     n, d, _, nfev = max(cands, key=lambda c: c[2])
     fine = SymmetryField(labels, affine, sigma_mm=1.0, max_points=12000)
     n, d, s, nfev2 = _refine(fine, n, d, 0.015, 0.5)
