@@ -100,7 +100,8 @@ def intracranial_sd(X, Y, Z, a: Anatomy, g: Geometry, cerebellum: bool = True):
     cer = a.cerebrum
     taper = _front_taper(Y, a) / cer.ax
     ax_y = np.maximum(0.5 * a.target.sBIP, cer.ax + g.e_min) * taper
-    sup = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, cer.ay + g.e_ap, cer.az_top + g.e_top), cer.az_bot + g.e_bot)
+    sup = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, cer.ay + g.e_ap, cer.az_top + g.e_top),
+                       base_axis(X, Y, a) + g.e_bot)
     pf = ellipsoid_sd(X, Y, Z, g.pf_c, g.pf_ax)
     # the posterior fossa joins the supratentorial egg smoothly (no crease in the skull), and always
     # leaves a CSF layer of at least ``pf`` around the cerebellum
@@ -108,6 +109,21 @@ def intracranial_sd(X, Y, Z, a: Anatomy, g: Geometry, cerebellum: bool = True):
     if cerebellum:
         out = np.minimum(out, cerebellum_sd(X, Y, Z, a, g) - g.pf)
     return out
+
+
+TEMPORAL_BULGE = 0.12
+"""How much lower (fraction of the lower semi-axis) the temporal lobes reach than the egg."""
+
+
+def base_axis(X, Y, a: Anatomy):
+    """Lower vertical semi-axis (mm) of the cerebrum at ``(X, Y)``: the egg's, deepened under the
+    temporal lobes (lateral, from the temporal pole to the atrium) by up to :data:`TEMPORAL_BULGE`,
+    so that in coronal sections the temporal lobes hang below the diencephalon and in sagittal ones
+    below the frontal base."""
+    cer = a.cerebrum
+    u = (np.abs(X) / cer.ax - 0.62) / 0.22
+    w = (Y / cer.ay - 0.05) / 0.30
+    return cer.az_bot * (1.0 + TEMPORAL_BULGE * np.exp(-(u * u) - (w * w)))
 
 
 def _front_taper(Y, a: Anatomy):
@@ -130,13 +146,15 @@ def cerebellum_sd(X, Y, Z, a: Anatomy, g: Geometry):
 
 def _primary_fissure_sd(Y, Z, a: Anatomy, g: Geometry):
     """Signed distance (mm) to the primary fissure: a CSF slit through the whole cerebellum, from its
-    upper back surface forwards and down to above the fastigium (about half the vermis deep), seen
+    upper back surface forwards and down to the centre of the vermis (about half of it deep), seen
     as a notch in the vermis on the midsagittal plane. Its half-width ``g.cb_fiss`` is never under
     0.8 voxels (a solid slit: the lobes join only below it)."""
     cb = a.cerebellum
-    u = np.array([-0.5, 1.0]) / np.sqrt(1.25)  # from the bottom of the fissure towards the surface
+    u = np.array([-0.8, 1.0]) / np.sqrt(1.64)  # from the bottom of the fissure towards the surface
     n = np.array([u[1], -u[0]])
-    y0, z0 = cb.y + 0.1 * cb.verm_ay, cb.z + 0.12 * cb.verm_az
+    # the bottom near the centre: the fissure leaves through the upper back surface, behind the apex
+    # of the vermis (the culmen stays whole, so does the vermian height)
+    y0, z0 = cb.y - 0.05 * cb.verm_ay, cb.z + 0.2 * cb.verm_az
     py, pz = Y - y0, Z - z0
     return np.maximum(np.abs(py * n[0] + pz * n[1]) - g.cb_fiss, -(py * u[0] + pz * u[1]))
 
@@ -245,7 +263,7 @@ def cerebrum(X, Y, Z, a: Anatomy, g: Geometry, sulci: dict):
     """
     cer = a.cerebrum
     ax_y = _front_taper(Y, a)
-    d0 = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, cer.ay, cer.az_top), cer.az_bot)
+    d0 = ellipsoid_sd(X, Y, Z, (0.0, 0.0, 0.0), (ax_y, cer.ay, cer.az_top), base_axis(X, Y, a))
     d0 = np.asarray(d0, dtype=np.float32)
     f = _lateral_grooves(d0, X, Y, Z, ax_y, a, g, sulci)
     e2 = core_2d(Y, Z, a, g)
@@ -280,7 +298,7 @@ def build(a: Anatomy, sulci: dict, xs, ys, zs, voxel: float) -> tuple[np.ndarray
     # cerebrum on its bounding box
     cer = a.cerebrum
     m = 2.0 * voxel
-    lo = (-cer.ax - m, -cer.ay - m, -cer.az_bot - m)
+    lo = (-cer.ax - m, -cer.ay - m, -cer.az_bot * (1.0 + TEMPORAL_BULGE) - m)
     hi = (cer.ax + m, cer.ay + m, cer.az_top + m)
     sl = box_slices(xs, ys, zs, lo, hi)
     Xc, Yc, Zc = open_grid(xs[sl[0]], ys[sl[1]], zs[sl[2]])
