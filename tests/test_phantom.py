@@ -247,3 +247,33 @@ def test_anatomy_is_typed_frozen_and_pathologies_copy_it():
         if m != "sBIP":  # sBIP is kept at least 4 mm above bBIP
             assert getattr(a.target, m) == pytest.approx(mean + getattr(a.z, m) * sd)
         assert abs(getattr(a.z, m)) <= 1.0
+
+
+def test_midline_anatomy_on_the_label_map():
+    """Callosum thick at genu and splenium, thin in the body; CSF of the callosal sulcus between the
+    callosum and the cingulate cortex above it; a primary fissure notching the vermis (brute force on
+    the voxel labels of the midsagittal and a parasagittal slice)."""
+    s = make_subject(30.0, "normal", voxel=0.5, seed=2)
+    gen = s.generation.data
+    i0 = _world_to_index(s.generation, (0.0, 0.0, 0.0))[0]
+    cc = gen[i0] == 8  # (y, z) at the midline
+    ys = np.flatnonzero(cc.any(axis=1))
+    span = ys[-1] - ys[0]
+    thick = cc.sum(axis=1)  # vertical thickness (voxels) per y column
+    front = thick[ys[-1] - span // 8: ys[-1] + 1].max()
+    back = thick[ys[0]: ys[0] + span // 8 + 1].max()
+    body = np.median(thick[ys[0] + 2 * span // 5: ys[-1] - 2 * span // 5])
+    assert front >= 1.5 * body and back >= 1.5 * body, (front, back, body)
+    # 3 mm off the midline, straight above the callosal body: the callosum, within 1 mm the CSF of the
+    # callosal sulcus (under at most a thin layer of cortex on its floor), then the cingulate cortex
+    i3 = _world_to_index(s.generation, (-3.0, 0.0, 0.0))[0]
+    j = (ys[0] + ys[-1]) // 2
+    col = gen[i3, j, :]
+    top = np.flatnonzero(col == 8).max()
+    above = col[top + 1: top + 12]
+    csf = np.flatnonzero(above == 1)
+    assert csf.size and csf[0] <= 2 and np.any(above[csf[-1] + 1:] == 2), above
+    # vermis: some vertical line through it meets CSF between two cerebellum runs (the fissure)
+    verm = gen[i0] == 5
+    notched = [c for c in verm if c.any() and not c[np.flatnonzero(c)[0]: np.flatnonzero(c)[-1] + 1].all()]
+    assert notched, "no fissure in the midsagittal vermis"
