@@ -3,9 +3,10 @@
 Pipeline per model: intensity normalisation (the model card's percentiles) -> brain-centred crop
 -> resampling onto the RAS model grid at the model's resolution -> network (whole volume or
 sliding windows) with flip TTA -> probabilities. Models of an ensemble are merged (mean or
-max-confidence) on the first model's grid; topological post-processing edits the merged
-probabilities; the probabilities are mapped back onto the input grid (exactly when the grids
-coincide) and the arg-max gives the uint8 label map. Volumes are soft (sum of posteriors).
+max-confidence) on the first model's grid; the probability DAE (optional) refines the merged
+probabilities; they are mapped back onto the input grid (exactly when the grids coincide), and the
+guaranteed topology step (:mod:`fetalseg.infer.topofix`) turns them into the uint8 label map with
+every label's target Betti numbers (plain arg-max without it). Volumes are soft (sum of posteriors).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import numpy as np
 from ..errors import InputError
 from ..io import Image, load_image
 from ..labels import FETA
-from . import ensemble, preprocess, qc
+from . import ensemble, posed, preprocess, qc
 from . import tta as tta_mod
-from .postprocess import label_map, postprocess as topo_postprocess
+from . import topology_step
+from .postprocess import label_map
 from .predictor import Predictor
 from .volumes import volume_row
 
@@ -104,8 +106,15 @@ def run_segmentation(
     crop: bool = True,
     posteriors: bool = False,
     table=FETA,
+    pose: bool = False,
+    dae=None,
 ) -> SegmentResult:
-    """The pipeline of the module docstring on a loaded image with ready predictors (one or a list)."""
+    """The pipeline of the module docstring on a loaded image with ready predictors (one or a list).
+
+    ``pose``: estimate the head pose from a first pass and segment again in the canonical head frame when
+    the brain is tilted (:mod:`fetalseg.infer.posed`). ``dae``: a loaded DAE (or None) applied to the merged
+    probabilities; ``postprocess``: the guaranteed topology step on the input grid
+    (:mod:`fetalseg.infer.topology_step`)."""
     if isinstance(predictors, Predictor):
         predictors = [predictors]
     if merge not in ensemble.MERGES:
@@ -116,6 +125,7 @@ def run_segmentation(
     model_probs: list[np.ndarray] = []
     members: list[np.ndarray] = []
     cache: dict[str, np.ndarray] = {}
+    pose_info: dict[str, dict] = {}
     for pred in predictors:
         key = repr(sorted(pred.normalisation.items()))
         if key not in cache:
@@ -126,6 +136,8 @@ def run_segmentation(
         x = preprocess.to_model(normd, grid)
         clock.lap("preprocess")
         probs, labs = tta_mod.flip_tta(pred, x, flips, keep_labels=True)
+        if pose:
+            grid, probs, labs, pose_info[pred.name] = posed.repose(pred, normd, grid, probs, labs, flips)
         clock.lap("network")
         if ref is None:
             ref = grid
@@ -138,16 +150,23 @@ def run_segmentation(
     merged = ensemble.merge(model_probs, merge) if len(model_probs) > 1 else model_probs[0]
     del model_probs
     raw, _ = label_map(merged)
+    if dae is not None:
+        merged = topology_step.refine_probs(dae, merged)
+        clock.lap("dae")
+    labels, soft, post = _to_input(merged, ref, image, posteriors or postprocess)
+    clock.lap("inverse")
     report = {"relabelled": 0, "components_removed": 0}
     if postprocess:
-        merged, report = topo_postprocess(merged, table)
+        labels, report = topology_step.guaranteed_labels(post, image.affine, table, voxel_mm3=image.voxel_volume,
+                                                         model_voxel_mm3=abs(np.linalg.det(ref.affine[:3, :3])))
+        post = topology_step.match_posteriors(post, labels) if posteriors else None
     clock.lap("postprocess")
     quality = qc.qc_report(members, raw, report["relabelled"], table, n_classes=merged.shape[0])
     quality["components_removed"] = report["components_removed"]
+    if pose:
+        quality["pose"] = pose_info
     clock.lap("qc")
     del members, raw
-    labels, soft, post = _to_input(merged, ref, image, posteriors)
-    clock.lap("inverse")
     out_img = Image(data=labels, affine=image.affine.copy(), header=_label_header(image.header), path=None)
     return SegmentResult(out_img, post, volume_row(soft, table), soft, quality, [p.name for p in predictors],
                          clock.laps)
@@ -235,6 +254,8 @@ def segment(
     posteriors: bool = False,
     return_result: bool = False,
     precision: str | None = None,
+    pose: bool = False,
+    dae: Any = "default",
 ) -> Image | SegmentResult:
     """Segment a fetal brain T2w volume into FeTA labels.
 
@@ -252,7 +273,8 @@ def segment(
     merge : {'mean', 'max-confidence'}
         How ensemble members are merged.
     postprocess : bool
-        Topological post-processing (see :mod:`fetalseg.infer.postprocess`).
+        The guaranteed topology step: every label gets its target Betti numbers in the output
+        (:mod:`fetalseg.infer.topofix`).
     crop : bool
         Crop the model grid around the brain (faster); False covers the whole field of view.
     device : {'auto', 'cpu', 'cuda'}
@@ -264,6 +286,11 @@ def segment(
         Return a :class:`SegmentResult` (labels, posteriors, volumes, QC) instead of the label image.
     precision : {'float32', 'bfloat16', 'float16'}, optional
         Network arithmetic for every model (default: each predictor's own, float32 for model files).
+    pose : bool
+        Segment tilted brains again in their canonical head frame (:mod:`fetalseg.infer.posed`).
+    dae : 'default', 'none', None, path or DAE
+        Probability denoising autoencoder applied after TTA/ensemble merging and before the topology
+        step (:func:`fetalseg.infer.topology_step.resolve_dae`).
 
     Returns
     -------
@@ -280,6 +307,7 @@ def segment(
         preds = as_predictors(model, models_dir=models_dir, device=dev)
         if precision is not None:
             preds = [dataclasses.replace(p, precision=precision) for p in preds]
+        refiner = topology_step.resolve_dae(dae, models_dir, device=dev)
         result = run_segmentation(image, preds, tta=tta, flips=flips, merge=merge, postprocess=postprocess,
-                                  crop=crop, posteriors=posteriors)
+                                  crop=crop, posteriors=posteriors, pose=pose, dae=refiner)
     return result if (return_result or posteriors) else result.labels
