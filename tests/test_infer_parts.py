@@ -75,7 +75,8 @@ def test_segment_ensemble_and_tta_average_the_members():
     n1, n2 = PositionNet(8), PositionNet(8)
     p1 = Predictor(n1, normalisation=IntensityCodedModel.normalisation)
     p2 = Predictor(lambda x: n2(x) * 0.5 + 1.0, normalisation=IntensityCodedModel.normalisation)
-    res = segment(img, [p1, p2], tta=True, merge="mean", postprocess=False, device="cpu", posteriors=True)
+    res = segment(img, [p1, p2], tta=True, merge="mean", postprocess=False, device="cpu", posteriors=True,
+                  dae="none")
     assert len(n1.calls) == 2 and len(n2.calls) == 2  # original + left-right flip each
     x = n1.calls[0][0, 0].numpy()
     assert torch.equal(n1.calls[1][0, 0], torch.from_numpy(np.ascontiguousarray(x[::-1])))
@@ -123,7 +124,7 @@ def test_segment_volumes_sum_to_the_labelled_volume():
     _, truth = phantom_image(shape, aff)
     img = Image(truth.astype(np.float32), aff)
     res = segment(img, Predictor(IntensityCodedModel(), normalisation=IntensityCodedModel.normalisation),
-                  device="cpu", return_result=True)
+                  device="cpu", return_result=True, postprocess=False, dae="none")
     vox = img.voxel_volume
     labelled = np.count_nonzero(res.labels.data) * vox
     assert res.volumes["brain_mm3"] == pytest.approx(labelled, rel=1e-4)

@@ -27,7 +27,11 @@ def segment(
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Flip test-time augmentation (probabilities averaged)."),
     flips: str = typer.Option("lr", "--flips", help="TTA flips: lr (left-right, 2 passes) or all (8 passes)."),
     merge: str = typer.Option("mean", "--merge", help="Ensemble merge: mean or max-confidence."),
-    postprocess: bool = typer.Option(True, "--postprocess/--no-postprocess", help="Topological post-processing."),
+    postprocess: bool = typer.Option(True, "--postprocess/--no-postprocess",
+                                     help="Guaranteed topology: every label gets its FeTA Betti numbers."),
+    dae: str = typer.Option("default", "--dae",
+                            help="Probability denoising autoencoder before the topology step: default, none or a "
+                                 ".safetensors path."),
     volumes: Optional[Path] = typer.Option(None, "--volumes", help="CSV of soft tissue volumes (mm^3) per subject."),
     qc: Optional[Path] = typer.Option(None, "--qc", help="CSV of QC scores and flags per subject."),
     posteriors: Optional[Path] = typer.Option(None, "--posteriors", help="Folder for 4-D probability maps."),
@@ -52,7 +56,7 @@ def segment(
         result = segment_batch(inputs, output, model=list(model) if model else None, models_dir=models_dir,
                                tta=tta, flips=flips, merge=merge, postprocess=postprocess, volumes=volumes, qc=qc,
                                posteriors=posteriors, device=device, threads=threads, precision=precision,
-                               overwrite=overwrite, progress=bar)
+                               overwrite=overwrite, progress=bar, dae=dae)
     jobs, summary = result.jobs, result.summary
     if len(jobs) == 1 and summary.done:
         typer.echo(f"wrote {jobs[0].output}")

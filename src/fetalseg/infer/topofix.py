@@ -97,7 +97,8 @@ def fix_topology(probs: np.ndarray, table=FETA, *, lr_axis: int = 0, min_fractio
     -------
     (labels, report)
         uint8 labels (X, Y, Z); report: ``changed`` (voxels differing from the arg-max),
-        ``changed_per_label`` (arg-max label -> voxels that lost it), ``betti`` (label -> Betti
+        ``changed_per_label`` (arg-max label -> voxels that lost it), ``components_removed``
+        (arg-max 6-components beyond each label's target count), ``betti`` (label -> Betti
         numbers after, all equal to the targets), ``fallback`` (labels cut back to their seeds),
         ``seconds``.
     """
@@ -117,8 +118,7 @@ def fix_topology(probs: np.ndarray, table=FETA, *, lr_axis: int = 0, min_fractio
     box = _brain_box(hard)
     st = _state(probs, hard, box, tuple(targets))
     _claim_outside(st)
-    for lab, k in targets.items():
-        _place_seeds(st, lab, k, lr_axis, min_fraction)
+    strays = sum(max(0, _place_seeds(st, lab, k, lr_axis, min_fraction) - k) for lab, k in targets.items())
     seeds = st.lab.copy()
     _grow(st, own_bands, own=True)
     _grow(st, free_bands, own=False)
@@ -129,7 +129,7 @@ def fix_topology(probs: np.ndarray, table=FETA, *, lr_axis: int = 0, min_fractio
     diff = out != hard
     report = {"changed": int(np.count_nonzero(diff)),
               "changed_per_label": {int(c): int(n) for c, n in zip(*np.unique(hard[diff], return_counts=True))},
-              "betti": betti, "fallback": fallback, "seconds": round(time.perf_counter() - t0, 3)}
+              "components_removed": strays, "betti": betti, "fallback": fallback, "seconds": round(time.perf_counter() - t0, 3)}
     return out, report
 
 
@@ -183,24 +183,25 @@ def _claim_outside(st: _State) -> None:
     st.lab[np.isin(comps.ravel(), keep)] = 0
 
 
-def _regions(mask: np.ndarray, k: int, lr_axis: int, min_fraction: float) -> list[np.ndarray]:
-    """Up to ``k`` (1 or 2) disjoint regions of ``mask`` to seed in: its largest 6-components, or halves."""
+def _regions(mask: np.ndarray, k: int, lr_axis: int, min_fraction: float) -> tuple[list[np.ndarray], int]:
+    """Up to ``k`` (1 or 2) disjoint regions of ``mask`` to seed in (its largest 6-components, or
+    halves), and the number of 6-components."""
     import cc3d
 
     comps, n = cc3d.connected_components(mask.view(np.uint8), connectivity=6, return_N=True)
     if n == 0:
-        return []
+        return [], 0
     sizes = np.bincount(comps.ravel())[1:]
     order = np.argsort(-sizes, kind="stable") + 1
     largest = comps == order[0]
     if k == 1:
-        return [largest]
+        return [largest], n
     if n >= 2 and sizes[order[1] - 1] >= min_fraction * sizes[order[0] - 1]:
-        return [largest, comps == order[1]]
+        return [largest, comps == order[1]], n
     coords = np.nonzero(largest)[lr_axis]
     cut = int(np.median(coords))
     side = np.indices(mask.shape, sparse=True)[lr_axis] <= cut
-    return [r for r in (largest & side, largest & ~side) if r.any()]
+    return [r for r in (largest & side, largest & ~side) if r.any()], n
 
 
 def _ball_seed(region: np.ndarray) -> np.ndarray:
@@ -210,7 +211,7 @@ def _ball_seed(region: np.ndarray) -> np.ndarray:
     """
     from scipy import ndimage
 
-    from ..metrics.topology import betti_numbers
+    from ..masks.topology import betti_numbers
 
     box = _bbox(region)
     crop = region[box]
@@ -237,12 +238,14 @@ def _bbox(mask: np.ndarray) -> tuple[slice, ...]:
     return tuple(out)
 
 
-def _place_seeds(st: _State, lab: int, k: int, lr_axis: int, min_fraction: float) -> None:
-    """Give ``lab`` exactly ``k`` seed balls, pairwise not 6-adjacent (module docstring, step 1)."""
+def _place_seeds(st: _State, lab: int, k: int, lr_axis: int, min_fraction: float) -> int:
+    """Give ``lab`` exactly ``k`` seed balls, pairwise not 6-adjacent (module docstring, step 1);
+    returns the number of 6-components of the label's arg-max."""
     shape = _shape(st)
     mask = ((st.hard == lab) & (st.lab == UNSET)).reshape(shape)
     placed = 0
-    for region in _regions(mask, min(k, 2), lr_axis, min_fraction)[:k]:
+    regions, n_comp = _regions(mask, min(k, 2), lr_axis, min_fraction)
+    for region in regions[:k]:
         region = region & ~_dilate6(st.lab.reshape(shape) == lab)
         if region.any():
             st.lab[_ball_seed(region).ravel()] = lab
@@ -254,6 +257,7 @@ def _place_seeds(st: _State, lab: int, k: int, lr_axis: int, min_fraction: float
         score = np.where(free, st.probs[lab], -1.0)
         st.lab[int(np.argmax(score))] = lab
         placed += 1
+    return n_comp
 
 
 def _dilate6(mask: np.ndarray) -> np.ndarray:
@@ -338,7 +342,7 @@ def _grow(st: _State, bands, own: bool) -> None:
 
 def _verify(out: np.ndarray, box, seeds: np.ndarray, st: _State, targets: dict[int, int]):
     """Betti numbers of every label; a label off its target (never seen) is cut back to its seeds."""
-    from ..metrics.topology import betti_numbers
+    from ..masks.topology import betti_numbers
 
     betti, fallback = {}, []
     shape = _shape(st)

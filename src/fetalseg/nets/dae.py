@@ -145,6 +145,7 @@ def load_dae(path: str | os.PathLike, device: str | torch.device = "cpu") -> tup
         net.load_state_dict(state)
     except Exception as exc:  # safetensors and torch raise their own types
         raise InputError(path, f"weights do not fit the DAE in the model card ({str(exc).splitlines()[0]})") from None
+    net.card = card  # name and sha256 for provenance records
     return net.eval().to(device), card
 
 

@@ -30,7 +30,7 @@ from .runfolder import FG, RunFolder
 def topology_ed(labels: np.ndarray, table=None) -> float:
     """Mean over FeTA labels 1-7 of ``|EC - EC_target|`` (6/26 convention; target from the table's Betti numbers)."""
     from ..labels import FETA
-    from ..metrics.topology import euler_characteristic
+    from ..masks.topology import euler_characteristic
 
     table = table or FETA
     eds = [abs(euler_characteristic(labels == lab.value) - (lab.betti[0] - lab.betti[1] + lab.betti[2]))
