@@ -85,10 +85,11 @@ def test_biometry_truth_agrees_with_the_label_map(normal27):
     _check_biometry_against_labels(normal27, 0.8)
 
 
-@pytest.mark.parametrize("ga, pathology, seed", [(21.0, "vm", 1), (24.5, "micro", 2), (31.0, "acc", 3),
-                                                 (35.5, "sb", 4), (38.0, "normal", 5)])
-def test_biometry_truth_agrees_with_the_label_map_across_ga_and_pathology(ga, pathology, seed):
-    _check_biometry_against_labels(make_subject(ga, pathology, voxel=0.8, seed=seed), 0.8)
+@pytest.mark.parametrize("ga, pathology, seed, voxel", [(21.0, "vm", 1, 1.0), (24.5, "micro", 2, 0.8),
+                                                        (31.0, "acc", 3, 1.0), (35.5, "sb", 4, 0.8),
+                                                        (38.0, "normal", 5, 1.0)])
+def test_biometry_truth_agrees_with_the_label_map_across_ga_and_pathology(ga, pathology, seed, voxel):
+    _check_biometry_against_labels(make_subject(ga, pathology, voxel=voxel, seed=seed), voxel)
 
 
 @pytest.mark.parametrize("ga", [20.0, 24.5, 29.0, 33.5, 38.0])
