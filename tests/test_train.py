@@ -214,6 +214,22 @@ def test_tiny_training_loss_falls_and_run_folder(tmp_path):
     assert after < 0.95 * before, (before, after)
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_auto_follows_the_cpu_and_both_ways_train(tmp_path, monkeypatch, native):
+    """``bf16: auto`` is on exactly on CPUs with native bf16 (CI machines may lack it); a run works either way."""
+    from fetalseg.train import load_checkpoint, train
+    from fetalseg.train.loop import use_bf16
+
+    monkeypatch.setitem(use_bf16.__globals__, "cpu_has_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    assert use_bf16("auto", cpu) is native
+    assert use_bf16("true", cpu) is True and use_bf16("false", cpu) is False
+    cfg = TrainConfig.from_yaml(tiny_config(tmp_path, steps=2, every=2, validation=False))
+    summary = train(cfg, tmp_path / "run")
+    assert summary["bf16"] is native
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["extra"]["bf16"] is native
+
+
 # --- CLI and export -----------------------------------------------------------------------------
 def test_cli_train_then_export_loads_without_pickle(tmp_path, cli, monkeypatch):
     cfg = tiny_config(tmp_path, steps=4, every=2)
