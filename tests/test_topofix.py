@@ -181,3 +181,15 @@ def test_atlas_map_with_hundreds_of_defects_reaches_every_target(sb_atlas):
         assert gudhi_betti(out == target.value) == target.betti, target.short
     assert rep["components_removed"] > 300 and not rep["fallback"]
     assert rep["changed"] < 0.04 * np.count_nonzero(hard)  # 2.6 % when written: the fragments of thin cortex
+
+
+def test_a_failed_check_falls_back_to_the_seeds(monkeypatch):
+    """With a broken simple-point test every voxel is added; the final check catches it and cuts back."""
+    import fetalseg.infer.topofix as tf
+
+    monkeypatch.setattr(tf, "is_simple", lambda codes: np.ones(np.shape(codes), bool))
+    lab = torus(29, 8.0, 3.0).astype(np.uint8)
+    with pytest.warns(RuntimeWarning, match="label 1"):
+        out, rep = fix_topology(_probs_from_labels(lab, 2))
+    assert rep["fallback"] == [1]
+    _check_targets(out, 2)
