@@ -151,7 +151,7 @@ def run_segmentation(
     del model_probs
     raw, _ = label_map(merged)
     if dae is not None:
-        merged = topology_step.refine_probs(dae, merged)
+        merged = topology_step.refine_probs(dae, merged, spacing_mm=float(np.mean(ref.spacing)))
         clock.lap("dae")
     labels, soft, post = _to_input(merged, ref, image, posteriors or postprocess)
     clock.lap("inverse")

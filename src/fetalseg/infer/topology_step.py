@@ -44,12 +44,33 @@ def resolve_dae(spec, models_dir: str | os.PathLike | None = None, device: str =
     return load_dae(spec, device=device)[0]
 
 
-def refine_probs(dae, probs: np.ndarray) -> np.ndarray:
-    """DAE-refined probabilities (C, X, Y, Z) float32 of merged probabilities on the model grid."""
+def refine_probs(dae, probs: np.ndarray, spacing_mm: float | None = None) -> np.ndarray:
+    """DAE-refined probabilities (C, X, Y, Z) float32 of merged probabilities on the model grid.
+
+    When the grid's voxel size ``spacing_mm`` differs by more than 10 % from the DAE's training
+    resolution (its card's ``resolution_mm``), the DAE runs on a copy resampled to that resolution
+    (trilinear) and its correction (refined minus input log-probabilities) is resampled back and
+    added to the full-resolution log-probabilities, so that structures keep their trained size in
+    voxels and the input's fine detail is kept.
+    """
+    import torch
+    from torch.nn import functional as F
+
     from ..nets.dae import refine
 
     device = next(dae.parameters()).device
-    return refine(dae, probs, device=device)
+    res = getattr(dae, "card", {}).get("resolution_mm")
+    if spacing_mm is None or res is None or abs(spacing_mm / float(res) - 1.0) <= 0.1:
+        return refine(dae, probs, device=device)
+    x = torch.as_tensor(np.asarray(probs, np.float32))[None].to(device)
+    size = [max(8, int(round(n * spacing_mm / float(res)))) for n in x.shape[2:]]
+    with torch.no_grad():
+        low = F.interpolate(x, size=size, mode="trilinear", align_corners=False)
+        low = low / low.sum(dim=1, keepdim=True).clamp_min(1e-8)
+        corr = dae.eval()(low) - torch.log(low.clamp_min(0) + 1e-4)
+        corr = F.interpolate(corr, size=x.shape[2:], mode="trilinear", align_corners=False)
+        out = torch.softmax(torch.log(x.clamp_min(0) + 1e-4) + corr, dim=1)[0]
+    return out.cpu().numpy()
 
 
 def lr_axis_of(affine: np.ndarray) -> int:
