@@ -101,7 +101,7 @@ def _ventricles_and_deep(cc: Callosum, s: float, atrial_width: float) -> tuple[V
     zc = thal_z + 0.45 * thal_az
     rz = z_body - zc
     x_body = 7.5 * s
-    bg_ax, bg_az = 5.4 * s, 6.5 * s
+    bg_ax, bg_az = 5.4 * s, 7.3 * s
     bg_z = thal_z + 3.0 * s
     # the temporal horn runs under the basal ganglia, never through them
     below_bg = bg_z - bg_az - 3.3 * s - 1.5 * s
@@ -110,7 +110,7 @@ def _ventricles_and_deep(cc: Callosum, s: float, atrial_width: float) -> tuple[V
                       occ_horn_length=12.0 * s, third_width=1.0, yc=yc, zc=zc, ry=0.5 * lcc, rz=rz,
                       rz_bottom=rz_bottom, x_front=6.0 * s, x_body=x_body, x_atrium=12.5 * s, x_temporal=15.5 * s)
     deep = DeepGrey(thal_ax=thal_ax, thal_ay=thal_ay, thal_az=thal_az, thal_x=5.4 * s, thal_y=thal_y, thal_z=thal_z,
-                    bg_ax=bg_ax, bg_ay=13.5 * s, bg_az=bg_az, bg_x=x_body + body_width + bg_ax + 0.8 * s,
+                    bg_ax=bg_ax, bg_ay=14.5 * s, bg_az=bg_az, bg_x=x_body + body_width + bg_ax + 0.8 * s,
                     bg_y=thal_y + 7.5 * s, bg_z=bg_z)
     return vent, deep
 

@@ -5,9 +5,10 @@ Each sulcus is a great-circle arc on the unit sphere of *normalised* hemisphere 
 is band limited: a Gaussian profile across the arc (angular width ``sigma``) times a smooth window
 along it, so the surface displacement has no voxel-scale content. Depth grows smoothly from the
 sulcus' onset GA over ~5 weeks, following the fetal timetable: only a shallow Sylvian fissure
-before ~22 w, primary sulci from ~22-28 w, secondary folding after ~30 w (randomly placed short
-arcs). Medial sulci (parieto-occipital, calcarine, cingulate) are grooves cut into the flat medial
-face, described in the midsagittal plane.
+before ~22 w (broad early, narrowing as the opercula close over the insula), primary sulci from
+~22-28 w, secondary folding after ~30 w (randomly placed short arcs). Medial sulci
+(parieto-occipital, calcarine, cingulate, and the callosal sulcus over the callosum) are grooves
+cut into the flat medial face, described by polylines in the midsagittal plane.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ import numpy as np
 
 from .shapes import smoothstep
 
-# name: ((y, z) start, (y, z) end, onset GA, depth as fraction of mean radius)
+# name: ((y, z) start, (y, z) end, onset GA, depth as fraction of mean radius). The onsets follow the
+# fetal MRI timetable: the medial parieto-occipital, calcarine and cingulate sulci first (22-24 w,
+# :data:`MEDIAL_SULCI`), then the central and superior temporal sulci (25.5-26 w), the frontal,
+# pre- and postcentral and intraparietal sulci (26.5-28 w), the inferior temporal and lateral
+# occipital ones last (29-30 w), and secondary folds from ~30 w.
 LATERAL_SULCI = {
     "sylvian": ((0.45, -0.25), (-0.30, 0.22), 18.0, 0.17),
-    "central": ((0.02, 0.32), (-0.18, 0.94), 24.5, 0.16),
-    "precentral": ((0.20, 0.30), (0.02, 0.92), 26.5, 0.14),
-    "postcentral": ((-0.14, 0.30), (-0.36, 0.90), 27.0, 0.13),
-    "superior_temporal": ((0.45, -0.48), (-0.38, -0.06), 25.5, 0.15),
-    "superior_frontal": ((0.85, 0.32), (0.28, 0.80), 25.5, 0.13),
+    "central": ((0.02, 0.32), (-0.18, 0.94), 25.5, 0.16),
+    "precentral": ((0.20, 0.30), (0.02, 0.92), 27.0, 0.14),
+    "postcentral": ((-0.14, 0.30), (-0.36, 0.90), 27.5, 0.13),
+    "superior_temporal": ((0.45, -0.48), (-0.38, -0.06), 26.0, 0.15),
+    "superior_frontal": ((0.85, 0.32), (0.28, 0.80), 26.5, 0.13),
     "inferior_frontal": ((0.80, 0.02), (0.32, 0.36), 28.0, 0.11),
     "intraparietal": ((-0.30, 0.48), (-0.80, 0.36), 27.5, 0.13),
     "inferior_temporal": ((0.40, -0.72), (-0.42, -0.55), 29.0, 0.11),
@@ -36,7 +41,7 @@ MEDIAL_SULCI = {
     "parieto_occipital": (((-0.58, 0.12), (-0.82, 0.55)), 22.0, 0.13),
     "calcarine": (((-0.60, 0.02), (-0.99, -0.12)), 23.0, 0.11),
     "cingulate": (((0.64, -0.08), (0.70, 0.30), (0.50, 0.58), (0.05, 0.68), (-0.30, 0.66), (-0.40, 0.86)),
-                  25.0, 0.10),
+                  24.0, 0.10),
 }
 CALLOSAL_SULCUS_DEPTH = 0.07
 """Depth of the callosal sulcus (between the callosum and the cingulate gyrus) as a fraction of the
