@@ -12,10 +12,11 @@ voxels from each other, so growing one does not touch the topology of another.
 
 0. Background: the arg-max background voxels 26-connected to the border of the brain's box are
    background for good (background inside the brain, a hole, is left open).
-1. Seeds: per label, a digital ball around the deepest voxel of its largest arg-max component
-   (grey matter: of its two largest, or of the two halves of the largest along ``lr_axis`` when
-   the second is below ``min_fraction`` of it); a label with no arg-max voxels is seeded at its
-   most probable free voxel.
+1. Seeds: per label, its largest arg-max component when that is already a topological ball, else
+   the clean core left by eroding it 2 voxels, else a digital ball around its deepest voxel
+   (grey matter: two seeds, in its two largest components, or in the two halves of the largest
+   along ``lr_axis``, a plane apart, when the second is below ``min_fraction`` of it); a label
+   with no arg-max voxels is seeded at its most probable free voxel.
 2. Own growth: each label grows into its own arg-max voxels, in bands of decreasing probability
    (``own_bands``), so that handles are cut where the label is least certain.
 3. Free growth: voxels still unassigned (cut points, stray islands, holes) go, in bands of
@@ -200,8 +201,35 @@ def _regions(mask: np.ndarray, k: int, lr_axis: int, min_fraction: float) -> tup
         return [largest, comps == order[1]], n
     coords = np.nonzero(largest)[lr_axis]
     cut = int(np.median(coords))
-    side = np.indices(mask.shape, sparse=True)[lr_axis] <= cut
-    return [r for r in (largest & side, largest & ~side) if r.any()], n
+    pos = np.indices(mask.shape, sparse=True)[lr_axis]
+    return [r for r in (largest & (pos < cut), largest & (pos > cut)) if r.any()], n  # a plane apart
+
+
+def _core_seed(region: np.ndarray, erosions=(0, 2)) -> np.ndarray:
+    """Bool mask: the largest 6-component of ``region`` eroded by r voxels (r in ``erosions``, face
+    structuring element), the first whose Betti numbers are (1, 0, 0); else :func:`_ball_seed`.
+
+    A clean component is its own seed (nothing left to grow); a defective one keeps its clean core,
+    and growth has only the outer r voxels, where the defects are, left to decide.
+    """
+    import cc3d
+    from scipy import ndimage
+
+    from ..masks.topology import betti_numbers
+
+    box = _bbox(region)
+    crop = np.pad(region[box], 1)
+    for r in erosions:
+        core = ndimage.binary_erosion(crop, ndimage.generate_binary_structure(3, 1), iterations=r) if r else crop
+        comps, n = cc3d.connected_components(core.view(np.uint8), connectivity=6, return_N=True)
+        if n == 0:
+            break
+        core = comps == (int(np.argmax(np.bincount(comps.ravel())[1:])) + 1)
+        if betti_numbers(core) == (1, 0, 0):
+            out = np.zeros(region.shape, bool)
+            out[box] = core[1:-1, 1:-1, 1:-1]
+            return out
+    return _ball_seed(region)
 
 
 def _ball_seed(region: np.ndarray) -> np.ndarray:
@@ -215,9 +243,10 @@ def _ball_seed(region: np.ndarray) -> np.ndarray:
 
     box = _bbox(region)
     crop = region[box]
-    dist = ndimage.distance_transform_edt(np.pad(crop, 1))[1:-1, 1:-1, 1:-1]
+    # taxicab distance (fast); the Euclidean distance to the outside is at least taxicab / sqrt(3)
+    dist = ndimage.distance_transform_cdt(np.pad(crop, 1), metric="taxicab")[1:-1, 1:-1, 1:-1]
     centre = np.unravel_index(int(np.argmax(dist)), crop.shape)
-    radius = float(dist[centre]) - 1.5
+    radius = float(dist[centre]) / np.sqrt(3.0) - 1.5
     ball = np.zeros(crop.shape, bool)
     ball[centre] = True
     if radius >= 1.0:
@@ -239,7 +268,7 @@ def _bbox(mask: np.ndarray) -> tuple[slice, ...]:
 
 
 def _place_seeds(st: _State, lab: int, k: int, lr_axis: int, min_fraction: float) -> int:
-    """Give ``lab`` exactly ``k`` seed balls, pairwise not 6-adjacent (module docstring, step 1);
+    """Give ``lab`` exactly ``k`` seeds, pairwise not 6-adjacent (module docstring, step 1);
     returns the number of 6-components of the label's arg-max."""
     shape = _shape(st)
     mask = ((st.hard == lab) & (st.lab == UNSET)).reshape(shape)
@@ -248,7 +277,7 @@ def _place_seeds(st: _State, lab: int, k: int, lr_axis: int, min_fraction: float
     for region in regions[:k]:
         region = region & ~_dilate6(st.lab.reshape(shape) == lab)
         if region.any():
-            st.lab[_ball_seed(region).ravel()] = lab
+            st.lab[_core_seed(region).ravel()] = lab
             placed += 1
     while placed < k:  # absent label, or a third part wanted: the most probable free voxel
         free = ((st.lab == UNSET) | (st.lab == 0)) & ~_dilate6(st.lab.reshape(shape) == lab).ravel()
@@ -321,23 +350,32 @@ def _add_simple(st: _State, idx: np.ndarray, labs: np.ndarray):
     return idx, labs
 
 
+def _by_parity(st: _State, idx: np.ndarray, labs: np.ndarray, pools: list) -> None:
+    """Append the candidates ``(idx, labs)`` to the 8 per-subfield lists of ``pools``."""
+    par = st.parity[idx]
+    order = np.argsort(par, kind="stable")
+    bounds = np.searchsorted(par[order], np.arange(9))
+    for s in range(8):
+        if bounds[s + 1] > bounds[s]:
+            part = order[bounds[s]:bounds[s + 1]]
+            pools[s].append((idx[part], labs[part]))
+
+
 def _grow(st: _State, bands, own: bool) -> None:
-    """Grow every label by simple points, band by band (module docstring, steps 2-3)."""
+    """Grow every label by simple points, band by band, one parity subfield at a time (module
+    docstring, steps 2-3); candidates wait in one list per subfield."""
     for t in bands:
-        pool_idx, pool_lab = _frontier(st, float(t), own)
-        while pool_idx.size:
+        pools: list[list] = [[] for _ in range(8)]
+        _by_parity(st, *_frontier(st, float(t), own), pools)
+        while any(pools):
             for s in range(8):
-                sub = st.parity[pool_idx] == s
-                if not sub.any():
+                if not pools[s]:
                     continue
-                added, labs = _add_simple(st, pool_idx[sub], pool_lab[sub])
-                pool_idx, pool_lab = pool_idx[~sub], pool_lab[~sub]
+                key = np.unique(np.concatenate([i * 256 + lab for i, lab in pools[s]]))
+                pools[s] = []
+                added, labs = _add_simple(st, key >> 8, (key & 255).astype(np.uint8))
                 if added.size:
-                    ni, nl = _expand(st, added, labs, float(t), own)
-                    pool_idx = np.concatenate([pool_idx, ni])
-                    pool_lab = np.concatenate([pool_lab, nl])
-            key = np.unique(pool_idx * 256 + pool_lab)
-            pool_idx, pool_lab = key >> 8, (key & 255).astype(np.uint8)
+                    _by_parity(st, *_expand(st, added, labs, float(t), own), pools)
 
 
 def _verify(out: np.ndarray, box, seeds: np.ndarray, st: _State, targets: dict[int, int]):
