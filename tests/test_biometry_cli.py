@@ -154,3 +154,20 @@ def test_participants_ga_outside_range(cli, tmp_path):
     code, stdout, err = cli("biometry", root, "--seg", root, "-o", out)
     assert_one_line_error(code, stdout, err, "outside 18-40 weeks", part)
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_segments_first_without_seg(cli, tmp_path):
+    from fetalseg.io import save_image
+    from fetalseg.phantom import make_subject
+
+    s = make_subject(30.0, "normal", voxel=1.2, seed=5)
+    img = tmp_path / "sub-07_T2w.nii.gz"
+    save_image(s.image, img)
+    out = tmp_path / "out"
+    code, stdout, err = cli("biometry", img, "--ga", "30", "-o", out)
+    assert code == 0, err
+    rec = json.loads((out / "sub-07_biometry.json").read_text())
+    assert rec["labels_from"].startswith("fetalseg.segment")
+    assert np.isfinite(rec["measures"]["bBIP"]["image_mm"])
+    assert _tsv(out / "sub-07_biometry.tsv")[0] == list(MEASURES)
