@@ -180,7 +180,7 @@ def test_atlas_map_with_hundreds_of_defects_reaches_every_target(sb_atlas):
     for target in FETA.labels[1:]:
         assert gudhi_betti(out == target.value) == target.betti, target.short
     assert rep["components_removed"] > 300 and not rep["fallback"]
-    assert rep["changed"] < 0.04 * np.count_nonzero(hard)  # 2.6 % when written: the fragments of thin cortex
+    assert rep["changed"] < 0.04 * np.count_nonzero(hard)  # 2.9 % when written: the fragments of thin cortex
 
 
 def test_a_failed_check_falls_back_to_the_seeds(monkeypatch):
