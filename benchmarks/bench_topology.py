@@ -1,5 +1,9 @@
 """Benchmark the topology steps of ``fetalseg segment``: raw model, + guaranteed step, + DAE, + both.
 
+Variants: ``raw`` (arg-max of the network), ``old`` (the earlier component step,
+:func:`fetalseg.infer.postprocess.postprocess`, on the same probabilities), ``fix`` (the guaranteed step),
+``dae`` and ``dae+fix``.
+
 Cases: the 3 held-out atlas subjects (sub-sb23pre, sub-sb28op, sub-sb33op; 0.8 mm, 135 x 189 x 155;
 ``../shared/data/sb-atlas``) and held-out phantoms (seeds never used for training the model or the
 DAE), all segmented with the shipped model (``fetalseg/models/default``, left-right TTA) and the
@@ -26,7 +30,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 ATLAS = HERE.parent.parent / "shared" / "data" / "sb-atlas"
 HELD_OUT = ("sub-sb23pre", "sub-sb28op", "sub-sb33op")
-VARIANTS = ("raw", "fix", "dae", "dae+fix")
+VARIANTS = ("raw", "old", "fix", "dae", "dae+fix")
 
 
 def cases(n_phantoms: int):
@@ -47,27 +51,35 @@ def cases(n_phantoms: int):
 
 
 def run_case(image, ref, spacing, preds, dae) -> dict:
-    """Rows (evaluate_case) and timings of the four variants on one case."""
-    from fetalseg.infer.postprocess import label_map
+    """Rows (evaluate_case), voxels changed, Betti targets met and seconds of every variant on one case."""
+    from fetalseg.infer.postprocess import label_map, postprocess
     from fetalseg.infer.segment import run_segmentation
     from fetalseg.infer.topology_step import guaranteed_labels
-    from fetalseg.metrics import betti_numbers, evaluate_case
 
     out = {}
     for name, net in (("raw", None), ("dae", dae)):
         res = run_segmentation(image, preds, postprocess=False, posteriors=True, dae=net)
+        t_dae = res.timings.get("dae", 0.0) if net is not None else 0.0
+        hard = label_map(res.posteriors)[0]
         t0 = time.perf_counter()
-        fixed, rep = guaranteed_labels(res.posteriors, image.affine)
+        fixed, _ = guaranteed_labels(res.posteriors, image.affine)
         t_fix = time.perf_counter() - t0
-        for variant, lab, changed in ((name, label_map(res.posteriors)[0], 0),
-                                      ("fix" if net is None else "dae+fix", fixed, rep["changed"])):
-            rows = evaluate_case(lab, ref, spacing, empty="nan")
-            exact = all(betti_numbers(lab == r["label"]) == ((2, 0, 0) if r["label"] == 2 else (1, 0, 0))
-                        for r in rows)
-            out[variant] = {"rows": rows, "changed": changed, "targets_met": exact,
-                            "seconds_fix": round(t_fix, 2) if "fix" in variant else 0.0,
-                            "seconds_dae": res.timings.get("dae", 0.0) if net is not None else 0.0}
+        out[name] = _scored(hard, ref, spacing, hard, 0.0, t_dae)
+        out["fix" if net is None else "dae+fix"] = _scored(fixed, ref, spacing, hard, t_fix, t_dae)
+        if net is None:
+            t0 = time.perf_counter()
+            old = label_map(postprocess(res.posteriors)[0])[0]
+            out["old"] = _scored(old, ref, spacing, hard, time.perf_counter() - t0, 0.0)
     return out
+
+
+def _scored(lab, ref, spacing, raw, seconds_fix: float, seconds_dae: float) -> dict:
+    from fetalseg.metrics import betti_numbers, evaluate_case
+
+    rows = evaluate_case(lab, ref, spacing, empty="nan")
+    exact = all(betti_numbers(lab == r["label"]) == ((2, 0, 0) if r["label"] == 2 else (1, 0, 0)) for r in rows)
+    return {"rows": rows, "changed": int((lab != raw).sum()), "targets_met": exact,
+            "seconds_fix": round(seconds_fix, 2), "seconds_dae": round(seconds_dae, 2)}
 
 
 def summarise(results: dict) -> None:
@@ -113,7 +125,7 @@ def main() -> None:
         print(f"{name}: " + ", ".join(
             f"{v} Dice {np.nanmean([x['dice'] for x in r[v]['rows']]):.4f} ED "
             f"{np.nanmean([x['ed'] for x in r[v]['rows']]):.1f}" for v in VARIANTS)
-            + f"; changed {r['fix']['changed']} / {r['dae+fix']['changed']} voxels; "
+            + f"; changed {r['fix']['changed']} / {r['dae+fix']['changed']} voxels (old step {r['old']['changed']}); "
             f"DAE {r['dae']['seconds_dae']:.2f} s, step {r['fix']['seconds_fix']:.2f} s ({time.perf_counter() - t0:.0f} s)")
     summarise(results)
     if args.out:
