@@ -127,3 +127,11 @@ def test_dae_runs_at_its_own_resolution_on_a_finer_grid():
     resampled = np.argmax(refine_probs(dae, fine, spacing_mm=res / 2), axis=0)
     assert np.mean(resampled == at_res) > 0.95
     assert np.mean(resampled == at_res) > np.mean(direct == at_res)
+
+
+def test_installed_models_leave_daes_out(tmp_path):
+    from fetalseg.infer.models import installed_models
+
+    save_dae(DAE(DaeConfig(8, (4, 8, 8))), {}, tmp_path / "dae-x.safetensors")
+    assert installed_models(tmp_path) == {}
+    assert "dae-default" not in installed_models() and "default" in installed_models()

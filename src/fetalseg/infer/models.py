@@ -26,12 +26,15 @@ def default_models_dir() -> Path:
 
 
 def installed_models(models_dir: str | os.PathLike | None = None) -> dict[str, Path]:
-    """``{NAME: path}`` of every ``NAME.safetensors`` with a ``NAME.json`` card in ``models_dir``."""
+    """``{NAME: path}`` of every ``NAME.safetensors`` with a ``NAME.json`` card in ``models_dir``
+    (segmentation models only: probability DAEs, whose card says ``kind: dae``, are left out)."""
+    from ..nets.dae import is_dae_card
+
     d = Path(models_dir) if models_dir is not None else default_models_dir()
     if not d.is_dir():
         return {}
     return {p.name[: -len(".safetensors")]: p for p in sorted(d.glob("*.safetensors"))
-            if p.with_suffix(".json").is_file()}
+            if p.with_suffix(".json").is_file() and not is_dae_card(p.with_suffix(".json"))}
 
 
 def resolve_model(spec: str | os.PathLike | None, models_dir: str | os.PathLike | None = None) -> Path:

@@ -120,6 +120,14 @@ def save_dae(module: DAE, card: dict, path: str | os.PathLike, *, overwrite: boo
     return out
 
 
+def is_dae_card(path: str | os.PathLike) -> bool:
+    """Whether the JSON model card at ``path`` describes a DAE (``kind: dae``); False when unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8")).get("kind") == "dae"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def load_dae(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[DAE, dict]:
     """Load a DAE written by :func:`save_dae` (digest checked, no pickle); returns ``(module in eval mode, card)``."""
     from safetensors.torch import load_file
@@ -149,4 +157,4 @@ def load_dae(path: str | os.PathLike, device: str | torch.device = "cpu") -> tup
     return net.eval().to(device), card
 
 
-__all__ = ["DAE", "DaeConfig", "refine", "save_dae", "load_dae", "n_parameters"]
+__all__ = ["DAE", "DaeConfig", "refine", "save_dae", "load_dae", "is_dae_card", "n_parameters"]
