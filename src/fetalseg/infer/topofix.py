@@ -26,8 +26,9 @@ voxels from each other, so growing one does not touch the topology of another.
 
 Parallel additions are made on the 8 parity subfields (voxels whose three coordinates have the
 same parities are never 26-neighbours nor in one 2x2x2 cube), for which the simultaneous addition
-of simple points preserves topology (Bertrand and Aktouf 1994, SPIE 2300). The result is checked
-with :func:`fetalseg.metrics.topology.betti_numbers`; a label that failed the check (never seen)
+of simple points preserves topology (subfield-based parallel thinning: Bertrand and Aktouf, "A
+three-dimensional thinning algorithm using subfields", 1994). The result is checked
+with :func:`fetalseg.masks.topology.betti_numbers`; a label that failed the check (never seen)
 is cut back to its seeds, which meet the target, and listed in the report.
 """
 
