@@ -101,7 +101,7 @@ def _ventricles_and_deep(cc: Callosum, s: float, atrial_width: float) -> tuple[V
     zc = thal_z + 0.45 * thal_az
     rz = z_body - zc
     x_body = 7.5 * s
-    bg_ax, bg_az = 5.4 * s, 7.3 * s
+    bg_ax, bg_az = 5.4 * s, 6.5 * s
     bg_z = thal_z + 3.0 * s
     # the temporal horn runs under the basal ganglia, never through them
     below_bg = bg_z - bg_az - 3.3 * s - 1.5 * s

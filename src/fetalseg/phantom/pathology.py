@@ -9,7 +9,9 @@
   the third ventricle, parallel and widely spaced lateral ventricles, colpocephaly (dilated atria
   and occipital horns), a high-riding third ventricle;
 - ``sb`` spina bifida aperta with Chiari II: small posterior fossa, small cerebellum pulled low
-  towards the foramen magnum, effaced external CSF, ventriculomegaly (atrial width 11 + 2.5 * severity mm);
+  towards the foramen magnum, effaced external CSF, mild ventriculomegaly (atrial width 9.5 + 2 * severity
+  mm: wider dilations, as in the shared spina bifida atlases, leave white-matter sheets too thin for the
+  topology at 0.8 mm);
 - ``micro`` microcephaly: brain (and skull) below -3 SD, simplified and delayed folding.
 """
 
@@ -97,7 +99,7 @@ def _chiari(a: Anatomy, severity: float) -> Anatomy:
     cb = replace(a.cerebellum, z=a.cerebellum.z - drop)
     bs = replace(a.brainstem, pons_z=a.brainstem.pons_z - 0.5 * drop)
     cer = replace(a.cerebrum, front_taper=a.cerebrum.front_taper + 0.08 * severity)  # lemon sign
-    vent = _dilate_ventricles(a.ventricles, 11.0 + 2.5 * severity)
+    vent = _dilate_ventricles(a.ventricles, 9.5 + 2.0 * severity)
     return replace(a, coverings=cov, cerebellum=cb, brainstem=bs, cerebrum=cer, ventricles=vent)
 
 
