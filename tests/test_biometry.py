@@ -161,3 +161,22 @@ def test_mape_by_hand():
     assert res["missing"]["TCD"] == 1 and res["per_measure"]["TCD"] == pytest.approx(10.0)
     every = [10.0, 0.0, 10.0, 0.0, 25.0, 0.0, 5.0, 10.0]
     assert res["overall"] == pytest.approx(np.mean(every))
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_sb_atlas_rotated_copy_and_chiari_cerebellum(sb_atlas):
+    from fetalseg.io import load_image
+    from fetalseg.labels import WITHCC
+
+    sid = "sub-sb30op"
+    lab = load_image(sb_atlas / sid / "anat" / f"{sid}_rec-atlas_desc-withcc_dseg.nii.gz", labels=WITHCC)
+    up = measure_biometry(lab.data, lab.affine, convention="withcc")
+    assert all(np.isfinite(up.values[m]) for m in MEASURES)
+    # spina bifida with Chiari II: a small cerebellum (TCD below the normative mean at 30 weeks)
+    assert up.values["TCD"] < norms.norm_mean("TCD", 30.0)
+    rot, r, _ = rotate_image(lab, (-20.0, 15.0, 25.0), labels=True)
+    tilted = measure_biometry(rot.data, rot.affine, convention="withcc")
+    assert np.degrees(np.arccos(min(1.0, abs(float(tilted.pose.normal @ (r @ up.pose.normal)))))) < 3.0
+    for m in MEASURES:
+        assert tilted.values[m] == pytest.approx(up.values[m], abs=1.0), m
