@@ -31,7 +31,7 @@ from fetalseg.biometry.baseline import default_baseline, fit_baseline  # noqa: E
 from fetalseg.biometry.context import IMAGE_ERROR_SD, fuse, normative  # noqa: E402
 from fetalseg.biometry.evaluate import mape  # noqa: E402
 from fetalseg.biometry.measure import MEASURES, measure_biometry  # noqa: E402
-from fetalseg.pose import estimate_pose, rotate_image  # noqa: E402
+from fetalseg.pose import rotate_image  # noqa: E402
 
 PATHOLOGIES = ("normal", "vm", "acc", "sb", "micro")
 SITES = ("siteA", "siteB", "siteC", "siteD", "siteE")

@@ -23,3 +23,16 @@ def toy_brain(shape=(48, 56, 44), tilt_deg=(0.0, 0.0, 0.0)):
     lab[(x / 8) ** 2 + ((y + 10) / 4) ** 2 + ((z + 13) / 3.5) ** 2 <= 1] = 5
     lab[(x / 2.5) ** 2 + ((y + 3) / 2.5) ** 2 + ((z + 13) / 6) ** 2 <= 1] = 7
     return lab, r
+
+
+def midline_height(mask: np.ndarray, affine: np.ndarray) -> float:
+    """Brute-force HV oracle for an upright, axis-aligned grid: in the voxel slice nearest world x = 0,
+    the largest (last - first + 1) voxel run length along z of ``mask``, times the voxel size (mm)."""
+    i0 = int(round(-affine[0, 3] / affine[0, 0]))
+    sl = mask[i0]
+    best = 0
+    for j in range(sl.shape[0]):
+        z = np.nonzero(sl[j])[0]
+        if z.size:
+            best = max(best, int(z.max() - z.min() + 1))
+    return best * float(affine[2, 2])

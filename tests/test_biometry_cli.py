@@ -4,7 +4,6 @@ fit-baseline, and bad input (missing GA, GA outside 18-40 weeks, segmentation on
 from __future__ import annotations
 
 import json
-import math
 
 import nibabel as nib
 import numpy as np
