@@ -12,7 +12,7 @@ shipped DAE (``fetalseg/models/dae-default``). Per case and variant: FeTA Dice, 
 exactly its target Betti numbers, voxels changed by the guaranteed step, and seconds of each step
 (DAE on the model grid, guaranteed step on the 0.8 mm input grid).
 
-Usage: ``python benchmarks/bench_topology.py [--threads 2] [--phantoms 2] [--out figures.json]``.
+Usage: ``python benchmarks/bench_topology.py [--threads 2] [--phantoms 2] [--dae default|PATH] [--out figures.json]``.
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--phantoms", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="also write every figure as JSON")
+    ap.add_argument("--dae", default="default", help="DAE to benchmark: default or a .safetensors path")
     args = ap.parse_args()
     import torch
 
@@ -116,7 +117,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     preds = as_predictors(None)
-    dae = resolve_dae("default")
+    dae = resolve_dae(args.dae)
     results = {}
     for name, image, ref, spacing in cases(args.phantoms):
         t0 = time.perf_counter()
