@@ -107,3 +107,14 @@ def test_corpus_callosum_and_skull_are_generation_only(tmp_path):
     # the brain sits inside the skull: no FeTA tissue touches amniotic fluid or maternal tissue
     outside = ndi.binary_dilation(np.isin(gen, (11, 12)), structure=np.ones((3, 3, 3), bool))
     assert not np.any(outside & (feta > 0) & (feta != 7))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pathology", PATHOLOGIES)
+def test_topology_at_0p8mm_late_ga_with_the_independent_oracle(pathology):
+    """The grids above are coarse; the generator's own 0.8 mm grid at late GA, checked by the oracle."""
+    for ga in (31.0, 36.0):
+        s = make_subject(ga, pathology, voxel=0.8, seed=0)
+        lab = s.labels.data
+        for k, target in TARGET.items():
+            assert _oracle_betti(lab == k) == target, f"{pathology} {ga} w label {k}"
