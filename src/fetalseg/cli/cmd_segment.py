@@ -35,6 +35,8 @@ def segment(
     volumes: Optional[Path] = typer.Option(None, "--volumes", help="CSV of soft tissue volumes (mm^3) per subject."),
     qc: Optional[Path] = typer.Option(None, "--qc", help="CSV of QC scores and flags per subject."),
     posteriors: Optional[Path] = typer.Option(None, "--posteriors", help="Folder for 4-D probability maps."),
+    pose: bool = typer.Option(False, "--pose/--no-pose",
+                              help="Re-segment tilted brains in their canonical head frame (head-pose estimate)."),
     report: Optional[Path] = typer.Option(None, "--report",
                                           help="Folder for the HTML report (index + one page per subject)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -56,7 +58,7 @@ def segment(
         result = segment_batch(inputs, output, model=list(model) if model else None, models_dir=models_dir,
                                tta=tta, flips=flips, merge=merge, postprocess=postprocess, volumes=volumes, qc=qc,
                                posteriors=posteriors, device=device, threads=threads, precision=precision,
-                               overwrite=overwrite, progress=bar, dae=dae)
+                               overwrite=overwrite, progress=bar, dae=dae, pose=pose)
     jobs, summary = result.jobs, result.summary
     if len(jobs) == 1 and summary.done:
         typer.echo(f"wrote {jobs[0].output}")

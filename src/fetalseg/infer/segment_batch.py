@@ -48,7 +48,8 @@ def check_options(merge: str, precision: str, flips: str, threads: int | None) -
         raise InputError(None, f"`threads` must be >= 1, got {threads}", param="threads")
 
 
-def _worker(preds, *, tta: bool, flips: str, merge: str, postprocess: bool, overwrite: bool, dae=None) -> Callable:
+def _worker(preds, *, tta: bool, flips: str, merge: str, postprocess: bool, overwrite: bool, dae=None,
+            pose: bool = False) -> Callable:
     """The work of one job: segment, write posteriors, sidecar, then the label map (it marks the job done)."""
     from .. import __version__
     from ..io import load_image, save_image
@@ -60,13 +61,13 @@ def _worker(preds, *, tta: bool, flips: str, merge: str, postprocess: bool, over
 
     def work(job: batch.Job) -> None:
         res = run_segmentation(load_image(job.input), preds, tta=tta, flips=LR if flips == "lr" else ALL_FLIPS,
-                               merge=merge, postprocess=postprocess, posteriors=job.posteriors is not None, dae=dae)
+                               merge=merge, postprocess=postprocess, posteriors=job.posteriors is not None, dae=dae, pose=pose)
         if job.posteriors is not None:
             batch.write_posteriors(res.posteriors, res.labels, job.posteriors, shorts)
         batch.write_sidecar(job, {
             "Sources": [str(job.input)], "GeneratedBy": {"Name": "fetalseg segment", "Version": __version__},
             "models": [{"name": p.name, "sha256": p.card.get("sha256")} for p in preds],
-            "tta": flips if tta else False, "merge": merge, "postprocess": postprocess,
+            "tta": flips if tta else False, "merge": merge, "postprocess": postprocess, "pose": pose,
             "dae": None if dae is None else {k: getattr(dae, "card", {}).get(k) for k in ("name", "sha256")},
             "labels": dict(enumerate(shorts)), "volumes_mm3": res.volumes, "qc": res.qc,
         })
@@ -80,11 +81,12 @@ def segment_batch(inputs: Sequence[os.PathLike], output: os.PathLike, *, model: 
                   volumes: os.PathLike | None = None, qc: os.PathLike | None = None,
                   posteriors: os.PathLike | None = None, device: str = "auto", threads: int | None = None,
                   precision: str = "float32", overwrite: bool = False,
-                  progress: Callable[[int, int], None] | None = None, dae: Any = "default") -> BatchResult:
+                  progress: Callable[[int, int], None] | None = None, dae: Any = "default",
+                  pose: bool = False) -> BatchResult:
     """Segment T2w files and FeTA/BIDS folders into ``output`` (module docstring).
 
     ``output`` is a folder (BIDS inputs are mirrored below it), or a ``.nii.gz`` file for a single input.
-    ``model``, ``models_dir``, ``tta``, ``merge``, ``postprocess``, ``dae``, ``device`` and ``precision`` are as in
+    ``model``, ``models_dir``, ``tta``, ``merge``, ``postprocess``, ``dae``, ``pose``, ``device`` and ``precision`` are as in
     :func:`fetalseg.infer.segment`; ``flips`` is 'lr' or 'all'; ``threads`` holds for this call only.
     ``volumes``, ``qc``: CSV tables to write; ``posteriors``: folder of 4-D probability maps.
     Every argument and output path is checked before the first job; a failing job is recorded in the
@@ -106,7 +108,7 @@ def segment_batch(inputs: Sequence[os.PathLike], output: os.PathLike, *, model: 
             p.precision = precision
         refiner = resolve_dae(dae, models_dir, device=str(resolve_device(device)))
         work = _worker(preds, tta=tta, flips=flips, merge=merge, postprocess=postprocess, overwrite=overwrite,
-                       dae=refiner)
+                       dae=refiner, pose=pose)
         summary = batch.run_batch(jobs, work, overwrite=overwrite, progress=progress)
     if summary.done or summary.skipped:
         batch.write_dataset_description(inputs, output)
