@@ -18,7 +18,7 @@
 Usage::
 
     python benchmarks/bench_model.py [--model PATH] [--write docs/model-default-bench.md] [--quick]
-        [--no-robustness] [--phantoms 8] [--threads 2]
+        [--no-robustness] [--phantoms 8] [--threads 2]     (--model twice or more: an ensemble)
 
 ``--quick`` runs one atlas case, two phantoms and three perturbations (a smoke test). ``--write`` stores the
 Markdown tables (printed either way) for the model card.
@@ -140,12 +140,15 @@ def perturbations(quick: bool):
 
 
 # --- running -------------------------------------------------------------------------------------
+POSE = False  # set by --pose: every segmentation estimates the head pose (fetalseg.infer.posed)
+
+
 def segment_and_score(model, image, ref, tta: bool):
     import fetalseg
     from fetalseg.metrics import evaluate_case
 
     t0 = time.perf_counter()
-    seg = fetalseg.segment(image, model=model, tta=tta)
+    seg = fetalseg.segment(image, model=model, tta=tta, pose=POSE)
     dt = time.perf_counter() - t0
     rows = evaluate_case(np.asarray(seg.data), np.asarray(ref), image.spacing)
     return {r["label"]: r for r in rows}, dt
@@ -189,22 +192,30 @@ def robustness(model, cases, quick: bool) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    ap.add_argument("--model", action="append", default=None,
+                    help="model file (default: the shipped model); repeat for an ensemble (mean of probabilities)")
     ap.add_argument("--write", type=Path, default=None, help="write the Markdown tables to this file")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-robustness", action="store_true")
     ap.add_argument("--phantoms", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pose", action="store_true", help="segment with the head-pose step (segment --pose)")
+    ap.add_argument("--no-heldout", action="store_true", help="robustness only")
     args = ap.parse_args(argv)
+    global POSE
+    POSE = args.pose
+    if args.model is not None and len(args.model) == 1:
+        args.model = args.model[0]
     import torch
 
     torch.set_num_threads(args.threads)
     if not (ATLAS / "participants.tsv").is_file():
         sys.exit(f"needs the shared atlas at {ATLAS}")
     atlas = atlas_cases(HELDOUT[:1] if args.quick else HELDOUT)
-    phantoms = phantom_cases(min(args.phantoms, 2) if args.quick else args.phantoms)
+    phantoms = [] if args.no_heldout else phantom_cases(min(args.phantoms, 2) if args.quick else args.phantoms)
     parts, times = [], []
-    for title, cases in (("Held-out atlas images (spina bifida)", atlas), ("Held-out phantoms", phantoms)):
+    sets = (("Held-out atlas images (spina bifida)", atlas), ("Held-out phantoms", phantoms))
+    for title, cases in () if args.no_heldout else sets:
         res = []
         for cid, img, ref in cases:
             rows, dt = segment_and_score(args.model, img, ref, tta=True)
@@ -212,8 +223,9 @@ def main(argv=None) -> None:
             times.append(dt)
             print(f"{cid}: mean Dice {mean_dice(rows):.3f}, {dt:.1f} s", flush=True)
         parts.append(table(title, res))
-    parts.append(f"Seconds per volume (left-right TTA, {args.threads} threads): median "
-                 f"{np.median(times):.1f} s, max {np.max(times):.1f} s over {len(times)} volumes.")
+    if times:
+        parts.append(f"Seconds per volume (left-right TTA, {args.threads} threads): median "
+                     f"{np.median(times):.1f} s, max {np.max(times):.1f} s over {len(times)} volumes.")
     if not args.no_robustness:
         parts.append(robustness(args.model, atlas, args.quick))
     text = "\n\n".join(parts) + "\n"
