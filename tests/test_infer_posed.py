@@ -82,5 +82,5 @@ def test_upright_brain_keeps_the_first_pass(brain):
     img = Image(labels.astype(np.float32) / 7.0, aff)
     pred = Predictor(UprightOnlyModel(), resolution_mm=1.6, normalisation=NORM, divisor=8)
     res = segment(img, pred, tta=False, postprocess=False, device="cpu", return_result=True, pose=True)
-    assert res.qc["pose"][pred.name]["pose"] == "first pass kept"  # the half-turned frames are less confident
+    assert res.qc["pose"][pred.name]["pose"] == "upright"
     np.testing.assert_array_equal(res.labels.data, labels)

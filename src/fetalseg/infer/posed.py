@@ -96,8 +96,9 @@ def repose(predictor, normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray
 
     ``normalised`` is the normalised input volume, ``grid``/``probs``/``labels`` the first pass
     (``labels``: the per-pass arg-max maps kept for QC). Each of the four frames along the pose's axis lines
-    (:data:`SIGNS`) that is at least ``min_angle_deg`` from the first grid gets one network pass; the most
-    confident frame, if more confident than the first pass, is segmented again with ``flips`` and kept.
+    (:data:`SIGNS`) that is at least ``min_angle_deg`` from the first grid gets one network pass when the pose
+    itself is tilted by at least that much (else the first pass is kept); the most confident frame, if more
+    confident than the first pass, is segmented again with ``flips`` and kept.
     Returns ``(grid, probs, labels, info)``; ``info`` records the pose angle and the confidences.
     """
     from ..pose import Pose
@@ -110,6 +111,8 @@ def repose(predictor, normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray
     axes = grid_axes(grid)
     c1 = confidence(probs)
     info = {"pose_angle_deg": round(angle_deg(pose.rotation, axes), 1), "confidence_first": round(c1, 4)}
+    if info["pose_angle_deg"] < min_angle_deg:  # judged upright: keep the first pass (a weak model's
+        return grid, probs, labels, {**info, "pose": "upright"}  # confidences cannot veto a good pass)
     best_c, best_grid = c1, None
     for signs in SIGNS:
         cand = Pose(rotation=pose.rotation * np.asarray(signs, float), origin=pose.origin)
