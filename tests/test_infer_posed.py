@@ -66,7 +66,7 @@ def test_rotated_brain_is_segmented_in_its_canonical_frame(brain):
     res = segment(img, pred, tta=False, postprocess=False, device="cpu", return_result=True, pose=True)
     info = res.qc["pose"][pred.name]
     assert info["pose"] == "canonical frame", info
-    assert 75 < info["frame_angle_deg"] < 105
+    assert 75 < info["pose_angle_deg"] < 105
     assert info["confidence_posed"] > 0.99 > 0.6 > info["confidence_first"]
     assert plain.qc.get("pose") is None
     # the kept pass was computed on a rotated grid and mapped back: the labels survive two resamplings
