@@ -23,6 +23,7 @@ import torch
 
 from ..errors import InputError
 from .dae_data import DaeTrainConfig, clean_maps, training_pair
+from .runfolder import prepare_run_dir
 from .data import step_seed
 from .runfolder import FG, RunFolder
 
@@ -72,23 +73,6 @@ def validate(net, pairs) -> dict:
             "ed": float(np.mean(ed)), "ed_input": float(np.mean(ed_in))}
 
 
-def _prepare(cfg: DaeTrainConfig, run_dir: Path, resume: bool) -> Path | None:
-    last = run_dir / "checkpoints" / "last.pt"
-    if run_dir.exists() and not run_dir.is_dir():
-        raise InputError(run_dir, "run folder path is a file")
-    if not resume:
-        if last.exists() or (run_dir / "log.csv").exists():
-            raise InputError(run_dir, "already holds a training run (use `resume=True` to continue it)", param="run_dir")
-        return None
-    saved = run_dir / "config.yaml"
-    if last.exists() and saved.exists():
-        old = DaeTrainConfig.from_yaml(saved).to_dict()
-        diff = sorted(k for k, v in cfg.to_dict().items() if k != "steps" and old.get(k) != v)
-        if diff:
-            raise InputError(saved, f"the run was started with a different config ({', '.join(diff)} differ)")
-    return last if last.exists() else None
-
-
 def _step(net, opt, maps, cfg, step: int) -> float:
     rng = np.random.default_rng(step_seed(cfg.seed, 0, step))
     pairs = [training_pair(maps, cfg, rng) for _ in range(cfg.batch)]
@@ -108,7 +92,7 @@ def train_dae(cfg: DaeTrainConfig, run_dir, *, resume: bool = False,
     from .checkpoint import load_checkpoint, restore, save_checkpoint
 
     run_dir = Path(run_dir).resolve()
-    resume_from = _prepare(cfg, run_dir, resume)
+    resume_from = prepare_run_dir(cfg, run_dir, resume, ignored={"steps"})
     torch.manual_seed(cfg.seed)
     net = DAE(DaeConfig(8, tuple(cfg.widths)))
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)

@@ -32,8 +32,11 @@ def _fmt(x) -> str:
     return str(x)
 
 
-def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> Path | None:
-    """Check the run folder; returns the checkpoint to resume from (or None). Raises InputError."""
+def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool, ignored=IGNORED_ON_RESUME) -> Path | None:
+    """Check the run folder; returns the checkpoint to resume from (or None). Raises InputError.
+
+    ``cfg`` is any config with ``from_yaml``/``to_dict`` (segmentation or DAE training); on resume, the saved
+    ``config.yaml`` must equal it except for the keys in ``ignored``."""
     last = run_dir / "checkpoints" / "last.pt"
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError(run_dir, "run folder path is a file")
@@ -46,9 +49,9 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> Path | Non
         return None
     saved = run_dir / "config.yaml"
     if saved.exists():
-        old = TrainConfig.from_yaml(saved).to_dict()
+        old = type(cfg).from_yaml(saved).to_dict()
         new = cfg.to_dict()
-        diff = sorted(k for k in set(old) | set(new) if k not in IGNORED_ON_RESUME and old.get(k) != new.get(k))
+        diff = sorted(k for k in set(old) | set(new) if k not in ignored and old.get(k) != new.get(k))
         if diff:
             raise InputError(saved, f"the run was started with a different config ({', '.join(diff)} differ)")
     return last
