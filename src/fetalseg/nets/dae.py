@@ -132,21 +132,10 @@ def load_dae(path: str | os.PathLike, device: str | torch.device = "cpu") -> tup
     """Load a DAE written by :func:`save_dae` (digest checked, no pickle); returns ``(module in eval mode, card)``."""
     from safetensors.torch import load_file
 
-    from .model_file import card_path, sha256_file
+    from .model_file import checked_card
 
     path = Path(path)
-    cpath = card_path(path)
-    for p in (path, cpath):
-        if not p.is_file():
-            raise InputError(p, "DAE model file not found")
-    try:
-        card = json.loads(cpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(cpath, f"not a readable JSON model card ({exc})") from None
-    if not isinstance(card, dict) or card.get("kind") != "dae" or "sha256" not in card:
-        raise InputError(cpath, "not a DAE model card (kind 'dae' with sha256 expected)")
-    if sha256_file(path) != card["sha256"]:
-        raise InputError(path, "sha256 does not match the model card")
+    card = checked_card(path, "DAE model", kind="dae")
     try:
         state = load_file(str(path), device="cpu")
         net = DAE(DaeConfig.from_dict(card["dae"]))

@@ -124,6 +124,30 @@ def save_model(module_or_state, card: dict, path: str | os.PathLike, *, network:
     return out
 
 
+def checked_card(path: str | os.PathLike, what: str = "model", kind: str | None = None) -> dict:
+    """The model card (JSON) of weights file ``path`` after checking that both files exist, the card is a
+    JSON object with a ``sha256`` (and ``kind`` equal to ``kind`` when given), and the weights' digest
+    matches it. Raises :class:`InputError` naming the file and the problem (``what`` names the kind of
+    model in the messages)."""
+    path = Path(path)
+    cpath = card_path(path)
+    for p in (path, cpath):
+        if not p.is_file():
+            raise InputError(p, f"{what} file not found")
+    try:
+        card = json.loads(cpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(cpath, f"not a readable JSON model card ({exc})") from None
+    if not isinstance(card, dict) or "sha256" not in card:
+        raise InputError(cpath, "model card has no sha256")
+    if kind is not None and card.get("kind") != kind:
+        raise InputError(cpath, f"not a {what} card (kind {kind!r} expected)")
+    digest = sha256_file(path)
+    if digest != card["sha256"]:
+        raise InputError(path, f"sha256 {digest[:12]}... does not match the model card ({str(card['sha256'])[:12]}...)")
+    return card
+
+
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[SegNet, dict]:
     """Load a model written by :func:`save_model`, without pickle.
 
@@ -136,19 +160,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     from safetensors.torch import load_file
 
     path = Path(path)
-    cpath = card_path(path)
-    for p in (path, cpath):
-        if not p.is_file():
-            raise InputError(p, "model file not found")
-    try:
-        card = json.loads(cpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(cpath, f"not a readable JSON model card ({exc})") from None
-    if not isinstance(card, dict) or "sha256" not in card:
-        raise InputError(cpath, "model card has no sha256")
-    digest = sha256_file(path)
-    if digest != card["sha256"]:
-        raise InputError(path, f"sha256 {digest[:12]}... does not match the model card ({str(card['sha256'])[:12]}...)")
+    card = checked_card(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
