@@ -124,17 +124,10 @@ def fit_baseline_file(table, degree: int = 1) -> GABaseline:
     Raises :class:`fetalseg.errors.InputError` naming the file for unusable tables."""
     from ..datasets.bids import read_participants
     from ..errors import InputError
-    from .formats import read_biometry_tsv
+    from .formats import load_biometry_tsv
 
     p = Path(table)
-    if not p.is_file():
-        raise InputError(p, "file not found")
-    try:
-        ids, values, other = read_biometry_tsv(p)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(p, f"not a readable biometry table ({exc})") from None
-    if not values:
-        raise InputError(p, f"has none of the columns {' '.join(MEASURES)}")
+    ids, values, other = load_biometry_tsv(p)
     col = next((c for c in ("Gestational age", "ga", "GA") if c in other), None)
     if col is not None:
         text = other[col]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..datasets.bids import subject_id
 from ..errors import InputError
-from .formats import read_biometry_tsv
+from .formats import load_biometry_tsv
 from .measure import MEASURES
 
 __all__ = ["mape", "load_biometry_table", "evaluate_biometry"]
@@ -63,12 +63,7 @@ def load_biometry_table(path) -> dict[str, dict[str, float]]:
         raise InputError(p, "no *biometry.tsv files in folder")
     out: dict[str, dict[str, float]] = {}
     for f in files:
-        try:
-            ids, values, _ = read_biometry_tsv(f)
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise InputError(f, f"not a readable biometry table ({exc})") from None
-        if not values:
-            raise InputError(f, f"has none of the columns {' '.join(MEASURES)}")
+        ids, values, _ = load_biometry_tsv(f)
         for i, cid in enumerate(ids):
             cid = cid or subject_id(f.name) or (f.name.removesuffix(".tsv") if len(ids) == 1 else None)
             if cid is None:

@@ -63,6 +63,23 @@ def read_biometry_tsv(path) -> tuple[list[str | None], dict[str, np.ndarray], di
     return list(ids), values, other
 
 
+def load_biometry_tsv(path) -> tuple[list[str | None], dict[str, np.ndarray], dict[str, list[str]]]:
+    """:func:`read_biometry_tsv` for user input: a missing or unreadable file, or one with none of the
+    measure columns, raises :class:`~fetalseg.errors.InputError` naming the file and the problem."""
+    from ..errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "file not found")
+    try:
+        ids, values, other = read_biometry_tsv(p)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(p, f"not a readable biometry table ({exc})") from None
+    if not values:
+        raise InputError(p, f"has none of the columns {' '.join(MEASURES)}")
+    return ids, values, other
+
+
 def landmark_image(bio: Biometry, like: Image) -> Image:
     """uint8 image on ``like``'s grid: each measure's two landmarks set to its
     :data:`LANDMARK_VALUES` value at the nearest voxel (landmarks outside the grid are skipped)."""
