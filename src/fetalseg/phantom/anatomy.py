@@ -85,7 +85,7 @@ def _callosum(lcc: float, cer: Cerebrum, bbip: float) -> Callosum:
     """Corpus callosum: elliptical arch in the midsagittal plane, length LCC."""
     lz = 0.23 * lcc
     return Callosum(present=True, ly=lcc / 2.0, lz=lz, y=0.06 * cer.ay, z=0.12 * cer.az_top, thick_ends=0.12 * lcc,
-                    thick_body=0.065 * lcc, half_width=0.16 * bbip)
+                    thick_body=0.065 * lcc, half_width=0.16 * bbip, fornix=0.05 * lcc)
 
 
 def _ventricles_and_deep(cc: Callosum, s: float, atrial_width: float) -> tuple[Ventricles, DeepGrey]:
@@ -101,17 +101,16 @@ def _ventricles_and_deep(cc: Callosum, s: float, atrial_width: float) -> tuple[V
     zc = thal_z + 0.45 * thal_az
     rz = z_body - zc
     x_body = 7.5 * s
-    bg_ax, bg_az = 5.4 * s, 6.5 * s
-    bg_z = thal_z + 3.0 * s
-    # the temporal horn runs under the basal ganglia, never through them
-    below_bg = bg_z - bg_az - 3.3 * s - 1.5 * s
+    # the temporal horn runs under the lentiform nucleus, never through it
+    below_bg = thal_z - 8.3 * s
     rz_bottom = max(0.75 * rz, zc - below_bg)
     vent = Ventricles(body_width=body_width, body_height=body_height, front_width=4.6 * s, atrial_width=atrial_width,
                       occ_horn_length=12.0 * s, third_width=1.0, yc=yc, zc=zc, ry=0.5 * lcc, rz=rz,
                       rz_bottom=rz_bottom, x_front=6.0 * s, x_body=x_body, x_atrium=12.5 * s, x_temporal=15.5 * s)
+    # the striatum (caudate head and lentiform) lateral to and in front of the thalamus, merged with it
     deep = DeepGrey(thal_ax=thal_ax, thal_ay=thal_ay, thal_az=thal_az, thal_x=5.4 * s, thal_y=thal_y, thal_z=thal_z,
-                    bg_ax=bg_ax, bg_ay=14.5 * s, bg_az=bg_az, bg_x=x_body + body_width + bg_ax + 0.8 * s,
-                    bg_y=thal_y + 7.5 * s, bg_z=bg_z)
+                    bg_ax=6.0 * s, bg_ay=13.5 * s, bg_az=9.0 * s, bg_x=12.0 * s, bg_y=thal_y + 6.0 * s,
+                    bg_z=thal_z + 3.0 * s, capsule_width=1.5 * s, capsule_depth=0.5)
     return vent, deep
 
 
@@ -119,19 +118,20 @@ def _hindbrain(cer: Cerebrum, deep: DeepGrey, target: Sizes, s: float, shape) ->
     """Brainstem (straight capsule from inside the thalami, tilted back, through the foramen magnum)
     and cerebellum (two hemispheres + vermis behind the pons, under the occipital lobes)."""
     tcd, hv = target.TCD, target.HV
-    radius = 6.6 * s ** 0.8
+    radius = 7.0 * s ** 0.8
     tilt = 24.0 + 4.0 * shape[7]
     top_y = deep.thal_y - 1.0 * s
     top_z = deep.thal_z - 0.45 * deep.thal_az - radius - 2.0 * s  # below the 3rd ventricle
-    cb_z = -0.48 * cer.az_bot - 0.5 * hv
+    # the cerebellum's top near the level of the thalami's floor, the pons in front of it, the midbrain between
+    cb_z = -0.48 * cer.az_bot - 0.85 * hv
     tan = np.tan(np.radians(tilt))
     y_bs_at_cb = top_y - (top_z - cb_z) * tan
     verm_ay = 0.33 * hv
     hx = 0.42 * tcd / 2.0
     cb = Cerebellum(y=y_bs_at_cb - radius - 0.8 * verm_ay, z=cb_z, hx=hx, ax=tcd / 2.0 - hx, ay=0.26 * tcd,
                     az=0.5 * hv * (0.92 + 0.04 * shape[6]), verm_ax=0.16 * tcd, verm_ay=verm_ay, verm_az=0.5 * hv)
-    bs = Brainstem(radius=radius, tilt_deg=tilt, top_y=top_y, top_z=top_z, pons_ax=6.6 * s, pons_ay=6.0 * s,
-                   pons_az=7.0 * s, pons_y=y_bs_at_cb + 0.5 * radius, pons_z=cb_z + 0.15 * hv)
+    bs = Brainstem(radius=radius, tilt_deg=tilt, top_y=top_y, top_z=top_z, pons_ax=6.2 * s, pons_ay=5.4 * s,
+                   pons_az=6.2 * s, pons_y=y_bs_at_cb + 0.55 * radius, pons_z=cb_z + 0.15 * hv, medulla_drop=0.3 * hv)
     return bs, cb
 
 

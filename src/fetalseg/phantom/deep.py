@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .params import Anatomy, Geometry
-from .shapes import inside_ellipsoid, smoothstep
+from .shapes import ellipsoid_sd, inside_ellipsoid, smooth_min, smoothstep
 
 PHI0, PHI1, PHI_MONRO = 20.0, 295.0, 62.0
 # callosal thickness along the arch: angle (degrees from the front pole, over the top), then the
@@ -38,43 +38,81 @@ def callosum(X, Y, Z, a: Anatomy, g: Geometry):
     hanging a little below ``z0``. Its anterior-posterior extent at ``x = 0`` is ``2 * ly`` (the
     built LCC).
     """
+    phi, depth, thick = _callosal_frame(Y, Z, a, g)
+    knots = CC_PROFILE[0]
+    band = (depth >= 0.0) & (depth <= thick) & (phi >= knots[0]) & (phi <= knots[-1])
+    return band & (np.abs(X) <= a.callosum.half_width)
+
+
+def _callosal_frame(Y, Z, a: Anatomy, g: Geometry):
+    """Angle ``phi`` along the callosal arch (degrees from the front pole, over the top; the rostrum at
+    small negative angles), depth (mm) below its outer ellipse (negative outside) and the callosal
+    thickness (mm) at that angle."""
     cc = a.callosum
     yn, zn = (Y - cc.y) / cc.ly, (Z - cc.z) / cc.lz
     rho = np.sqrt(yn * yn + zn * zn)
-    # angle from the front pole, upwards over the top to the back pole and beyond (0-360 degrees,
-    # with the rostrum at small negative angles mapped to 360 - angle)
     phi = np.degrees(np.arctan2(zn, yn)) % 360.0
     phi = np.where(phi > 270.0, phi - 360.0, phi)
     rad = np.radians(phi)
     R = np.sqrt((cc.ly * np.cos(rad)) ** 2 + (cc.lz * np.sin(rad)) ** 2)
     knots, ends, body = CC_PROFILE
     thick = np.interp(phi, knots, np.asarray(ends) * g.cc_ends + np.asarray(body) * g.cc_body)
-    band = (rho <= 1.0) & ((1.0 - rho) * R <= thick) & (phi >= knots[0]) & (phi <= knots[-1])
-    return band & (np.abs(X) <= cc.half_width)
+    return phi, (1.0 - rho) * R, thick
 
 
-def deep_grey(X, Y, Z, a: Anatomy, g: Geometry, parts: bool = False):
-    """Deep grey matter: one diencephalic block (both thalami), basal ganglia, and bridges.
+def cavum(X, Y, Z, a: Anatomy, g: Geometry, w3: float, floor: float):
+    """Cavum septi pellucidi (and vergae): the midline CSF slab ``|x| < w3`` under the callosum, at least
+    ``fornix`` (2 voxels) of white matter below its lower surface (the septal leaflets and the fornix
+    are the white matter on either side of it and over it), down to ``floor`` (mm), where it meets the
+    third ventricle. Empty without a callosum."""
+    if not a.callosum.present:
+        return np.zeros(np.broadcast_shapes(np.shape(X), np.shape(Y), np.shape(Z)), dtype=bool)
+    _, depth, thick = _callosal_frame(Y, Z, a, g)
+    fornix = max(a.callosum.fornix, 2.0 * g.v)
+    return (np.abs(X) < w3) & (depth >= thick + fornix) & (Z >= floor)
 
-    The two thalami are a single ellipsoid across the midline; the third ventricle is later cut
-    into it from above as a slot, so the thalami stay joined below it (hypothalamus). Each basal
-    ganglia ellipsoid joins the block through one bridge under the ventricular body. The union is a
-    chain of convex pieces, each meeting only its neighbours: contractible. With ``parts=True``
-    returns ``(block, lateral)``: the thalamic block, and the basal ganglia with their bridges.
+
+def deep_grey_sd(X, Y, Z, a: Anatomy, g: Geometry):
+    """Approximate signed distance (mm, negative inside) to the deep grey matter: one mass per
+    hemisphere, the two joined across the midline.
+
+    Each hemisphere's mass is the thalamus (the half of one ellipsoid across the midline, so the two
+    thalami join below the third ventricle) smoothly merged with the striatum (caudate head and
+    lentiform nucleus: an ellipsoid lateral to and in front of the thalamus, reaching forwards beside
+    the frontal horn), with no crease between them. The internal capsule is then cut into it from
+    above (:func:`internal_capsule`).
     """
-    v, d = g.v, a.deep
-    block = inside_ellipsoid(X, Y, Z, (0.0, d.thal_y, d.thal_z), (d.thal_x + d.thal_ax, d.thal_ay, d.thal_az))
-    m = np.zeros(np.broadcast_shapes(np.shape(X), np.shape(Y), np.shape(Z)), dtype=bool)
-    ba = (d.bg_ax, d.bg_ay, d.bg_az)
-    for sign in (1.0, -1.0):
-        m = m | inside_ellipsoid(X, Y, Z, (sign * d.bg_x, d.bg_y, d.bg_z), ba)
-        half = 0.5 * (d.bg_x - d.thal_x)
-        m = m | inside_ellipsoid(X, Y, Z, (sign * (d.thal_x + half), d.thal_y + 0.5 * d.thal_ay,
-                                           d.thal_z - 0.1 * d.thal_az),
-                                 (half + 1.0, 0.3 * d.thal_ay, max(0.35 * d.thal_az, 1.6 * v)))
-    if parts:
-        return block, m
-    return block | m
+    d = a.deep
+    block = ellipsoid_sd(X, Y, Z, (0.0, d.thal_y, d.thal_z), (d.thal_x + d.thal_ax, d.thal_ay, d.thal_az))
+    k = 0.35 * d.bg_ax
+    side = ellipsoid_sd(np.abs(X), Y, Z, (d.bg_x, d.bg_y, d.bg_z), (d.bg_ax, d.bg_ay, d.bg_az))
+    return smooth_min(block, side, k)
+
+
+def internal_capsule(X, Y, Z, a: Anatomy, g: Geometry):
+    """Internal capsule: a curved white-matter sheet on the medial face of the lentiform nucleus, cut
+    into the deep grey mass from above down to ``capsule_floor`` (a fraction of the lentiform's
+    height), between the lentiform nucleus and the thalamus and caudate.
+
+    The sheet is the shell ``0 < sd_lentiform <= w`` (``w`` at least 2 voxels) on the medial side of
+    the lentiform's centre; below its floor the lentiform and the thalamus stay one mass, so the cut is
+    a slot open upwards: the deep grey matter keeps no handle and the capsule joins the white matter
+    above it.
+    """
+    d = a.deep
+    v = g.v
+    w = max(d.capsule_width, 2.0 * v)
+    lent = ellipsoid_sd(np.abs(X), Y, Z, (d.bg_x, d.bg_y, d.bg_z), (d.bg_ax, d.bg_ay, d.bg_az))
+    floor = d.bg_z + d.bg_az * (1.0 - 2.0 * d.capsule_depth)
+    return (lent > 0) & (lent <= w) & (np.abs(X) < d.bg_x) & (Z >= floor)
+
+
+def deep_grey(X, Y, Z, a: Anatomy, g: Geometry):
+    """Deep grey matter mask: :func:`deep_grey_sd` <= 0 without the internal capsule."""
+    m = deep_grey_sd(X, Y, Z, a, g) <= 0
+    if a.deep.capsule_depth > 0:
+        m &= ~internal_capsule(X, Y, Z, a, g)
+    return m
 
 
 def _knot_widths(a: Anatomy, g: Geometry):
@@ -191,7 +229,9 @@ def _third_ventricle(X, Y, Z, a: Anatomy, g: Geometry, w3: float, monro, rm: flo
     L2 = cy * cy + cz * cz
     t = np.clip(((Y - y0) * cy + (Z - z0) * cz) / L2, 0.0, 1.0)
     ch = (Y - y0 - t * cy) ** 2 + (Z - z0 - t * cz) ** 2 <= max(rm, 1.2 * v) ** 2
-    return (np.abs(X) < w3) & (e3 | ch)
+    cav = cavum(X, Y, Z, a, g, w3, top - 1.0 * v) & (np.abs(Y - d.thal_y) <= half) | \
+        cavum(X, Y, Z, a, g, w3, max(top - 1.0 * v, a.callosum.z - 0.3 * a.callosum.lz))
+    return (np.abs(X) < w3) & (e3 | ch | cav)
 
 
 def atrium_centre(a: Anatomy, g: Geometry, side: float = 1.0) -> tuple[float, float, float]:

@@ -61,6 +61,10 @@ def derived(a: Anatomy, voxel: float) -> Geometry:
     pf_c = np.array([0.0, (front + back) / 2.0, cb.z - 0.15 * a.target.HV])
     pf_ax = np.array([cb.hx + cb.ax + pf, (front - back) / 2.0 + pf,
                       max(cb.az, cb.verm_az) + 0.15 * a.target.HV + pf])
+    # the medulla leaves the posterior fossa through a CSF sleeve (foramen magnum, upper canal) reaching
+    # ``medulla_drop`` below the fossa, so the brainstem inside the skull is long and slender
+    axis = np.array([0.0, -np.sin(tilt), -np.cos(tilt)])
+    fm = [top + (top[2] - z) / np.cos(tilt) * axis for z in (pf_c[2], pf_c[2] - pf_ax[2] - bs.medulla_drop)]
     return Geometry(
         v=v, t=t, fiss=fiss, gap=gap, kw=fiss / 2.0 + t + 2.0 * v, e=max(cov.ecsf, 2.5 * v), e_min=2.5 * v,
         e_ap=max(0.7 * cov.ecsf, 2.5 * v), e_top=max(0.6 * cov.ecsf, 2.5 * v), e_bot=max(0.5 * cov.ecsf, 2.5 * v),
@@ -69,7 +73,7 @@ def derived(a: Anatomy, voxel: float) -> Geometry:
         cb_fiss=max(a.cerebellum.fissure_half, 0.8 * v),
         bs_a=top, bs_b=top + length * np.array([0.0, -np.sin(tilt), -np.cos(tilt)]), z_kb=z_kb, base_y=base_y,
         base_w=max(bs.radius, bs.pons_ax) + m, notch_y=-np.inf, base_z=max(z_kb, cb.z + max(cb.az, cb.verm_az) + gap + m),
-        pf_c=pf_c, pf_ax=pf_ax)
+        pf_c=pf_c, pf_ax=pf_ax, fm_a=fm[0], fm_b=fm[1], fm_r=MEDULLA * bs.radius + 0.6 * pf)
 
 
 def grid(a: Anatomy, voxel: float, shift=(0.0, 0.0, 0.0)):
@@ -83,7 +87,7 @@ def grid(a: Anatomy, voxel: float, shift=(0.0, 0.0, 0.0)):
     cer = a.cerebrum
     head = g.e + g.skull + g.scalp
     half = max(cer.ax + head, cer.ay + head, cer.az_top + head,
-               -(g.pf_c[2] - g.pf_ax[2]) + g.skull + g.scalp) + 6.0
+               -(g.pf_c[2] - g.pf_ax[2]) + g.skull + g.scalp, -(g.fm_b[2] - g.fm_r) + g.skull + g.scalp) + 6.0
     n = int(np.ceil(2.0 * half / voxel))
     n += n % 2
     base = (np.arange(n) - (n - 1) / 2.0) * voxel
@@ -106,6 +110,8 @@ def intracranial_sd(X, Y, Z, a: Anatomy, g: Geometry, cerebellum: bool = True):
     # the posterior fossa joins the supratentorial egg smoothly (no crease in the skull), and always
     # leaves a CSF layer of at least ``pf`` around the cerebellum
     out = smooth_min(sup, pf, 0.35 * float(g.pf_ax[2]))
+    sleeve, _ = capsule_distance(X, Y, Z, g.fm_a, g.fm_b)
+    out = smooth_min(out, sleeve - g.fm_r, 0.6 * g.fm_r)
     if cerebellum:
         out = np.minimum(out, cerebellum_sd(X, Y, Z, a, g) - g.pf)
     return out
@@ -168,18 +174,28 @@ def cerebellum_mask(X, Y, Z, a: Anatomy, g: Geometry, d_cerebrum):
     return cb & ~((Y >= g.notch_y) & (d_cerebrum < g.gap))
 
 
+BRAINSTEM_PROFILE = (0.85, 0.85, 0.75, 0.65, 0.58, 0.52)
+"""Brainstem radius (fraction of the midbrain's) at its top, half-way down to the pons, the top, middle
+and bottom of the pons, and the medulla below."""
+MEDULLA = BRAINSTEM_PROFILE[-1]
+
+
 def brainstem_sd(X, Y, Z, a: Anatomy, g: Geometry):
-    """Approximate signed distance (mm) to the brainstem capsule and the pons."""
+    """Approximate signed distance (mm) to the brainstem: a capsule whose radius narrows from the
+    midbrain through the pons to the slender medulla (:data:`BRAINSTEM_PROFILE`), with the pons bulging
+    in front of it."""
     bs = a.brainstem
     dist, t = capsule_distance(X, Y, Z, g.bs_a, g.bs_b)
     pons = ellipsoid_sd(X, Y, Z, (0.0, bs.pons_y, bs.pons_z), (bs.pons_ax, bs.pons_ay, bs.pons_az))
-    # the midbrain as wide as drawn down to the pons, then the medulla narrowing to the cord
     length = float(np.linalg.norm(np.asarray(g.bs_b) - np.asarray(g.bs_a)))
     s_pons = (g.bs_a[2] - bs.pons_z) / max(g.bs_a[2] - g.bs_b[2], 1e-6) * length
-    knots = (0.0, s_pons, s_pons + bs.pons_az, s_pons + bs.pons_az + 3.0 * bs.radius)
-    r = bs.radius * np.interp(t * length, knots, (1.0, 1.0, 0.95, 0.82))
+    knots = (0.0, 0.5 * (s_pons - bs.pons_az), s_pons - bs.pons_az, s_pons, s_pons + bs.pons_az, s_pons + bs.pons_az + 2.0 * bs.radius)
+    r = bs.radius * np.interp(t * length, knots, BRAINSTEM_PROFILE)
     r = np.maximum(r, 1.6 * g.v)
-    return np.minimum(dist - r, pons)
+    # the midbrain: the cerebral peduncles spread sideways under the thalami
+    R = bs.radius
+    mid = ellipsoid_sd(X, Y, Z, np.asarray(g.bs_a) + np.array([0.0, 0.0, -0.2 * R]), (1.2 * R, 0.8 * R, 0.9 * R))
+    return np.minimum(np.minimum(dist - r, pons), mid)
 
 
 def core_2d(Y, Z, a: Anatomy, g: Geometry):
@@ -388,7 +404,7 @@ def _brainstem(lab: np.ndarray, ic: np.ndarray, xs, ys, zs, a: Anatomy, g: Geome
     """Brainstem inside the skull (over the cerebellum); beyond the foramen magnum soft tissue (in place)."""
     bs = a.brainstem
     a_, b_ = g.bs_a, g.bs_b
-    r = max(bs.radius, bs.pons_ax, bs.pons_ay, bs.pons_az) + g.v
+    r = max(1.2 * bs.radius, bs.pons_ax, bs.pons_ay, bs.pons_az) + g.v
     bss = box_slices(xs, ys, zs, np.minimum(a_, b_) - r, np.maximum(a_, b_) + r)
     m = np.zeros(lab.shape, dtype=bool)
     m[bss] = brainstem_sd(*open_grid(xs[bss[0]], ys[bss[1]], zs[bss[2]]), a, g) <= 0
@@ -403,17 +419,20 @@ def _deep_structures(lab: np.ndarray, dist: np.ndarray, grid_xyz, a: Anatomy, g:
     deep_ok = dist < -(g.t + 2.5 * voxel)
     lat, third = deep.ventricles(*grid_xyz, a, g, parts=True)
     lat = np.broadcast_to(lat, shape) & deep_ok
+    box = bbox(lat, 2)
+    if box is not None:  # temporal horns squeezed by the mantle: no sliver thinner than 3 voxels (loops)
+        low = np.broadcast_to(grid_xyz[2] < a.ventricles.zc, shape)[box]
+        lat[box] = np.where(low, ndi.binary_opening(lat[box], structure=np.ones((3, 3, 3), bool)), lat[box])
     # deep grey matter keeps two voxels of white matter from the lateral ventricles: it touches the
     # ventricular system only around the third ventricle, so no loop forms through white matter
     near = np.zeros(shape, dtype=bool)
     box = bbox(lat, 3)
     if box is not None:
         near[box] = ndi.binary_dilation(lat[box], structure=np.ones((3, 3, 3), bool), iterations=2)
-    block, side = deep.deep_grey(*grid_xyz, a, g, parts=True)
-    side = np.broadcast_to(side, shape) & deep_ok & ~near
-    box = bbox(side, 2)
-    if box is not None:  # squeezed basal ganglia: no sliver thinner than 3 voxels (it would make loops)
-        side[box] = ndi.binary_opening(side[box], structure=np.ones((3, 3, 3), bool))
-    lab[(np.broadcast_to(block, shape) & deep_ok & ~near) | side] = DGM
+    dgm = np.broadcast_to(deep.deep_grey(*grid_xyz, a, g), shape) & deep_ok & ~near
+    box = bbox(dgm, 2)
+    if box is not None:  # squeezed deep grey matter: no sliver thinner than 3 voxels (it would make loops)
+        dgm[box] = ndi.binary_opening(dgm[box], structure=np.ones((3, 3, 3), bool))
+    lab[dgm] = DGM
     lab[lat] = VENT
     lab[np.broadcast_to(third, shape) & deep_ok] = VENT

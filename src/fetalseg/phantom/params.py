@@ -71,6 +71,7 @@ class Callosum:
     thick_body: float
     half_width: float  # lateral half-extent
     acc_roof: float = 0.0
+    fornix: float = 0.0  # white matter (fornix) between the callosum and the cavum septi pellucidi under it
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,9 @@ class Ventricles:
 
 @dataclass(frozen=True)
 class DeepGrey:
-    """Thalami (one block across the midline, centre offset ``thal_x``) and basal ganglia (ellipsoids)."""
+    """Thalami (one ellipsoid across the midline, centre offset ``thal_x``) merged with the striatum
+    (caudate head and lentiform nucleus, one ellipsoid per side) into one mass per hemisphere, with the
+    internal capsule cut into it from above."""
 
     thal_ax: float
     thal_ay: float
@@ -118,6 +121,8 @@ class DeepGrey:
     bg_x: float
     bg_y: float
     bg_z: float
+    capsule_width: float = 0.0  # internal capsule (white matter between lentiform and thalamus), mm
+    capsule_depth: float = 0.0  # ... cut from the top down this fraction of the lentiform's height
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class Brainstem:
     pons_az: float
     pons_y: float
     pons_z: float
+    medulla_drop: float = 0.0  # how far below the posterior fossa the medulla's CSF sleeve reaches
 
 
 @dataclass(frozen=True)
@@ -241,3 +247,6 @@ class Geometry:
     base_z: float
     pf_c: np.ndarray  # posterior fossa ellipsoid centre (3,)
     pf_ax: np.ndarray  # ... and semi-axes (3,)
+    fm_a: np.ndarray  # the medulla's CSF sleeve through the foramen magnum: axis top (3,)
+    fm_b: np.ndarray  # ... bottom (3,)
+    fm_r: float  # ... radius

@@ -9,9 +9,9 @@
   the third ventricle, parallel and widely spaced lateral ventricles, colpocephaly (dilated atria
   and occipital horns), a high-riding third ventricle;
 - ``sb`` spina bifida aperta with Chiari II: small posterior fossa, small cerebellum pulled low
-  towards the foramen magnum, effaced external CSF, mild ventriculomegaly (atrial width 9.5 + 2 * severity
-  mm: wider dilations, as in the shared spina bifida atlases, leave white-matter sheets too thin for the
-  topology at 0.8 mm);
+  towards the foramen magnum, effaced external CSF, ventriculomegaly (atrial width 11 + 2.5 * severity
+  mm; the shared spina bifida atlases' ventricles are larger still, but wider dilations squeeze the deep
+  grey matter and thin the white matter the topology needs at 0.8 mm);
 - ``micro`` microcephaly: brain (and skull) below -3 SD, simplified and delayed folding.
 """
 
@@ -69,13 +69,7 @@ def apply(a: Anatomy, pathology: str, severity: float) -> Anatomy:
         a = _agenesis(a, s, severity)
     elif pathology == "sb":
         a = _chiari(a, severity)
-    # the basal ganglia stay lateral to the (possibly wider) ventricular bodies, squeezed rather than
-    # pushed into the cortex: their lateral edge stays where it was
-    d, v = a.deep, a.ventricles
-    lateral = d.bg_x + d.bg_ax
-    medial = max(d.bg_x - d.bg_ax, v.x_body + v.body_width + 0.8 * s)
-    bg_ax = max(0.5 * (lateral - medial), 2.5 * s)
-    return replace(a, deep=replace(d, bg_ax=bg_ax, bg_x=max(0.5 * (lateral + medial), medial + bg_ax - 0.01)))
+    return a
 
 
 def _agenesis(a: Anatomy, s: float, severity: float) -> Anatomy:
@@ -99,7 +93,7 @@ def _chiari(a: Anatomy, severity: float) -> Anatomy:
     cb = replace(a.cerebellum, z=a.cerebellum.z - drop)
     bs = replace(a.brainstem, pons_z=a.brainstem.pons_z - 0.5 * drop)
     cer = replace(a.cerebrum, front_taper=a.cerebrum.front_taper + 0.08 * severity)  # lemon sign
-    vent = _dilate_ventricles(a.ventricles, 9.5 + 2.0 * severity)
+    vent = _dilate_ventricles(a.ventricles, 11.0 + 2.5 * severity)
     return replace(a, coverings=cov, cerebellum=cb, brainstem=bs, cerebrum=cer, ventricles=vent)
 
 
