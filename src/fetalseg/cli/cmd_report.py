@@ -25,7 +25,8 @@ def report(
     participants: Optional[Path] = typer.Option(None, "--participants",
                                                 help="participants.tsv with gestational age and pathology."),
     biometry: Optional[Path] = typer.Option(None, "--biometry", help="Folder of `fetalseg biometry` outputs (JSON)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="QC review threshold (default 0.10)."),
+    threshold: Optional[float] = typer.Option(
+        None, "--threshold", help="QC review threshold for every subject (default: each segmentation sidecar's, else 0.10)."),
     overwrite: bool = OVERWRITE,
 ) -> None:
     """One HTML page per subject (views, volumes, QC, topology, biometry, warnings) and an index sorted by QC."""

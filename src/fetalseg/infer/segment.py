@@ -149,7 +149,7 @@ def run_segmentation(
     cache.clear()
     merged = ensemble.merge(model_probs, merge) if len(model_probs) > 1 else model_probs[0]
     del model_probs
-    raw, _ = label_map(merged)
+    raw, chosen = label_map(merged)
     if dae is not None:
         merged = topology_step.refine_probs(dae, merged, spacing_mm=float(np.mean(ref.spacing)))
         clock.lap("dae")
@@ -161,12 +161,14 @@ def run_segmentation(
                                                          model_voxel_mm3=abs(np.linalg.det(ref.affine[:3, :3])))
         post = topology_step.match_posteriors(post, labels) if posteriors else None
     clock.lap("postprocess")
-    quality = qc.qc_report(members, raw, report["relabelled"], table, n_classes=merged.shape[0])
+    calibration = qc.QCCalibration.from_card(getattr(predictors[0], "card", None)) if len(predictors) == 1 else None
+    quality = qc.qc_report(members, raw, report["relabelled"], table, n_classes=merged.shape[0], chosen=chosen,
+                           calibration=calibration)
     quality["components_removed"] = report["components_removed"]
     if pose:
         quality["pose"] = pose_info
     clock.lap("qc")
-    del members, raw
+    del members, raw, chosen
     out_img = Image(data=labels, affine=image.affine.copy(), header=_label_header(image.header), path=None)
     return SegmentResult(out_img, post, volume_row(soft, table), soft, quality, [p.name for p in predictors],
                          clock.laps)

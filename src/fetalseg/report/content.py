@@ -31,6 +31,7 @@ class SubjectContent:
     qc: dict
     qc_score: float | None
     qc_flag: bool
+    qc_threshold: float
     biometry: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -136,13 +137,14 @@ def subject_content(inputs: SubjectInputs, labels: np.ndarray, voxel_volume: flo
     """The :class:`SubjectContent` of one subject from its label map (FeTA values) and found inputs."""
     from ..infer.qc import QC_THRESHOLD
 
-    thr = QC_THRESHOLD if threshold is None else float(threshold)
     qc = inputs.sidecar.get("qc") or {}
+    own = qc.get("qc_threshold")  # the segmenting model's (calibrated) threshold, when the sidecar has one
+    thr = float(threshold) if threshold is not None else (float(own) if isinstance(own, (int, float)) else QC_THRESHOLD)
     score = qc.get("qc_score")
     score = float(score) if isinstance(score, (int, float)) else None
     rows = label_rows(labels, voxel_volume, inputs.sidecar.get("volumes_mm3"))
     c = SubjectContent(inputs, rows, float(sum(r["volume_mm3"] for r in rows)), qc, score,
-                       bool(score is not None and score > thr))
+                       bool(score is not None and score > thr), thr)
     if inputs.biometry_json is not None:
         c.biometry, ga = read_biometry(inputs.biometry_json, inputs.ga)
         if inputs.ga is None and ga is not None:

@@ -78,7 +78,10 @@ def qc_table(c, threshold: float) -> str:
     cls = "bad" if c.qc_flag else "ok"
     rows = [("QC score (0 is best)", f'<span class="{cls}">{c.qc_score:.4g}</span>'),
             ("Review threshold", f"{threshold:g}"), ("Flagged for review", "yes" if c.qc_flag else "no"),
+            ("Score", "calibrated: 1 - predicted mean Dice" if q.get("qc_method") == "calibrated" else "heuristic"),
+            ("Predicted mean Dice (calibrated on the model's benchmark)", _num(q.get("predicted_dice"), "{:.3f}")),
             ("Agreement of TTA/ensemble members (Dice)", _num(q.get("agreement"), "{:.3f}")),
+            ("Mean confidence of the chosen labels", _num(q.get("confidence"), "{:.3f}")),
             ("Relabelled by post-processing (fraction)", _num(q.get("relabelled_fraction"), "{:.4f}")),
             ("Topology errors before post-processing", _num(q.get("topology_errors"), "{:d}")),
             ("Members", _num(q.get("members"), "{:d}"))]

@@ -44,10 +44,11 @@ def qc_sort_key(c) -> tuple:
     return (c.qc_score is None, -(c.qc_score if c.qc_score is not None else 0.0), c.id)
 
 
-def index_page(contents: list, thumbs: dict[str, bytes], pages: dict[str, str], threshold: float,
+def index_page(contents: list, thumbs: dict[str, bytes], pages: dict[str, str], threshold: float | None,
                growth: bytes | None = None) -> str:
     """HTML of the cohort index: one row per subject, worst QC first, each linking its page; the
-    cohort's growth chart below when ``growth`` (PNG bytes) is given."""
+    cohort's growth chart below when ``growth`` (PNG bytes) is given; ``threshold`` None: each subject was
+    flagged against its own (the segmenting model's) threshold."""
     ordered = sorted(contents, key=qc_sort_key)
     n_flag = sum(c.qc_flag for c in contents)
     rows = []
@@ -65,8 +66,11 @@ def index_page(contents: list, thumbs: dict[str, bytes], pages: dict[str, str], 
     head = "".join(f"<th{' class=l' if h in ('subject', 'pathology', 'warnings') else ''}>{h}</th>"
                    for h in ("view", "subject", "QC score", "labels with topology errors", "brain (cm³)", "GA (weeks)",
                              "pathology", "warnings"))
+    thr = set() if threshold is not None else {c.qc_threshold for c in contents}
+    above = (f"above {threshold:g}" if threshold is not None else f"above {thr.pop():g}" if len(thr) == 1
+             else "above each segmenting model's threshold")
     body = (f"<h1>fetalseg cohort report</h1><p>{len(contents)} subject(s); {n_flag} flagged for review (QC score "
-            f"above {threshold:g}). Sorted by QC score, worst first; subjects without QC last.</p>"
+            f"{above}). Sorted by QC score, worst first; subjects without QC last.</p>"
             f"<table><tr>{head}</tr>{''.join(rows)}</table>")
     if growth is not None:
         body += (f'<h2>Biometry of the cohort</h2><figure>{img(growth, "cohort growth chart")}<figcaption>Each '

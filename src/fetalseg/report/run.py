@@ -106,18 +106,18 @@ def write_reports(source: str | os.PathLike, out_dir: str | os.PathLike, *, imag
         Where to look for images (BIDS folder), GA/pathology (``participants.tsv``) and biometry JSON
         (folder) when not found beside the label maps (see :mod:`fetalseg.report.collect`).
     threshold : float, optional
-        QC review threshold (default :data:`fetalseg.infer.qc.QC_THRESHOLD`).
+        QC review threshold for every subject (default: each segmentation sidecar's ``qc_threshold``, the
+        segmenting model's calibrated one, else :data:`fetalseg.infer.qc.QC_THRESHOLD`).
     overwrite : bool
         Replace existing pages.
 
     Every input is read and every page built before the first file is written: bad input raises
     :class:`InputError` and writes nothing.
     """
-    from ..infer.qc import QC_THRESHOLD
     from ..io import check_writable, write_text
     from .pages import index_page, subject_page
 
-    thr = QC_THRESHOLD if threshold is None else float(threshold)
+    thr = None if threshold is None else float(threshold)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder")
@@ -134,7 +134,7 @@ def write_reports(source: str | os.PathLike, out_dir: str | os.PathLike, *, imag
         contents.append(c)
         figs[s.id] = _figures(c, labels, grey, spacing)
     cohort = cohort_stats(contents)
-    html = {c.id: subject_page(c, figs[c.id], thr, cohort) for c in contents}
+    html = {c.id: subject_page(c, figs[c.id], c.qc_threshold, cohort) for c in contents}
     index_html = index_page(contents, {k: f["thumb"] for k, f in figs.items()}, names, thr,
                             growth_png(contents, "Cohort biometry"))
     pages = {c.id: write_text(out / names[c.id], html[c.id], overwrite=overwrite) for c in contents}
