@@ -167,3 +167,36 @@ def test_without_crop_the_whole_field_of_view_is_used_and_labels_agree():
     b = segment(img, pred, tta=False, crop=False, device="cpu", dae="none")
     np.testing.assert_array_equal(a.data, b.data)
     assert np.prod(seen[0]) < np.prod(seen[1]) and all(s >= n for s, n in zip(seen[1], shape))
+
+
+def test_plan_grid_min_shape_grows_about_the_box_and_keeps_exact_copies():
+    """The network's context: a tight box is grown to at least ``min_shape`` voxels, centred on the box,
+    beyond the image when needed, model voxels still on input voxel centres (exact copies both ways)."""
+    shape = (40, 36, 30)
+    img, _ = phantom_image(shape, affine(shape=shape))
+    box = (np.array([10, 12, 8]), np.array([20, 22, 18]))
+    tight = pp.plan_grid(img, 0.8, box=box, divisor=8, margin_mm=0.0)
+    wide = pp.plan_grid(img, 0.8, box=box, divisor=8, margin_mm=0.0, min_shape=(48, 24, 40))
+    assert tight.shape == (16, 16, 16)
+    assert wide.shape == (48, 24, 40)  # grown where smaller, never shrunk; already multiples of 8
+    centre = lambda g: g.affine[:3, :3] @ ((np.asarray(g.shape) - 1) / 2) + g.affine[:3, 3]
+    np.testing.assert_allclose(centre(wide), centre(tight), atol=0.4 + 1e-6)  # within half a voxel
+    assert pp.is_exact(wide)
+    x = pp.to_model(img.data.astype(np.float32), wide)
+    ijk = np.rint(np.linalg.solve(img.affine, wide.affine)[:3, 3]).astype(int)  # model voxel 0 in input indices
+    inside = tuple(slice(max(0, -o), min(n, s - o)) for o, n, s in zip(ijk, wide.shape, shape))
+    src = tuple(slice(sl.start + o, sl.stop + o) for sl, o in zip(inside, ijk))
+    np.testing.assert_array_equal(x[inside], img.data[src])  # exact copy inside the image
+    assert x.sum() == pytest.approx(img.data[src].sum(), rel=1e-6)  # zeros beyond it
+
+
+def test_predictor_context_from_the_card_and_validated(tmp_path):
+    from fetalseg.infer.models import load_predictor
+    from fetalseg.nets import build_network, save_model
+
+    save_model(build_network({"preset": "tiny"}), {"name": "t", "patch_size": [32, 40, 48]}, tmp_path / "t.safetensors")
+    assert load_predictor(tmp_path / "t.safetensors").context == (32, 40, 48)
+    with pytest.raises(ValueError, match="context"):
+        Predictor(IntensityCodedModel(), context=(8, 8))
+    assert Predictor(IntensityCodedModel()).context is None
+    assert Predictor(IntensityCodedModel(), context=[16, 16, 16]).context == (16, 16, 16)

@@ -85,4 +85,5 @@ def load_predictor(spec: str | os.PathLike | None = None, models_dir: str | os.P
     divisor = int(card.get("divisor") or getattr(net, "divisor", 16))
     return Predictor(net, resolution_mm=res, normalisation=dict(card.get("normalisation") or DEFAULT_NORMALISATION),
                      divisor=divisor, patch_size=tuple(patch) if patch else None, device=device,
+                     context=tuple(patch) if patch else None,
                      name=str(card.get("name") or path.name[: -len(".safetensors")]), card=card, **options)

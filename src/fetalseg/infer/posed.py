@@ -54,12 +54,12 @@ def pose_of(probs: np.ndarray, grid: ModelGrid, coarse_mm: float = 1.6):
 
 
 def posed_grid(pose, probs: np.ndarray, grid: ModelGrid, resolution_mm: float, divisor: int,
-               margin_mm: float = 6.0) -> ModelGrid:
+               margin_mm: float = 6.0, min_shape: tuple[int, int, int] | None = None) -> ModelGrid:
     """A model grid along the canonical axes of ``pose`` covering the brain of ``probs`` on ``grid``.
 
     The brain (arg-max > 0) of the first pass, taken to canonical coordinates, is boxed, grown by
-    ``margin_mm``, and covered by isotropic ``resolution_mm`` voxels, padded to a multiple of ``divisor``;
-    the grid maps back to the same input grid as ``grid``.
+    ``margin_mm``, and covered by isotropic ``resolution_mm`` voxels (at least ``min_shape``, grown about the
+    box's centre), padded to a multiple of ``divisor``; the grid maps back to the same input grid as ``grid``.
     """
     fg = np.argwhere(np.asarray(probs).argmax(axis=0) > 0)
     if len(fg) == 0:
@@ -68,6 +68,8 @@ def posed_grid(pose, probs: np.ndarray, grid: ModelGrid, resolution_mm: float, d
     u = pose.to_canonical(world)
     lo, hi = u.min(axis=0) - margin_mm, u.max(axis=0) + margin_mm
     n = np.ceil((hi - lo) / resolution_mm).astype(int) + 1
+    if min_shape is not None:
+        n = np.maximum(n, np.asarray(min_shape, int))
     n = (np.ceil(n / divisor) * divisor).astype(int)
     centre = (lo + hi) / 2.0
     affine = np.eye(4)
@@ -109,7 +111,8 @@ def repose(predictor, normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray
     info = {"pose_angle_deg": round(angle, 1), "confidence_first": round(c1, 4)}
     if angle < min_angle_deg:
         return grid, probs, labels, {**info, "pose": "upright"}
-    g2 = posed_grid(pose, probs, grid, predictor.resolution_mm, predictor.divisor)
+    g2 = posed_grid(pose, probs, grid, predictor.resolution_mm, predictor.divisor,
+                    min_shape=getattr(predictor, "context", None))
     probs2, labels2 = tta_mod.flip_tta(predictor, preprocess.to_model(normalised, g2), flips, keep_labels=True)
     c2 = confidence(probs2)
     info["confidence_posed"] = round(c2, 4)

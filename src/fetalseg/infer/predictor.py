@@ -53,6 +53,13 @@ class Predictor:
         For messages, QC tables and sidecars.
     card : dict
         The model card (empty for in-memory networks).
+    context : tuple of 3 ints or None
+        Smallest model grid (voxels) the network is given: the cropped grid around the brain is grown
+        symmetrically to at least this shape (zeros outside the image). Models loaded from a card use their
+        training patch: a network with instance normalisation and a receptive field of tens of voxels, trained
+        on patches with background around the brain, segments a brain cropped tightly to its edges worse
+        (measured on the held-out atlas images: mean Dice -0.04 to -0.12, see docs/model-default.md).
+        None: no minimum.
     """
 
     network: Callable[[Any], Any]
@@ -68,6 +75,7 @@ class Predictor:
     precision: str = "float32"
     name: str = "model"
     card: dict = field(default_factory=dict)
+    context: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.network):
@@ -85,6 +93,11 @@ class Predictor:
         if self.patch_size is None:
             self.patch_size = (128, 128, 128)
         self.patch_size = tuple(int(np.ceil(p / self.divisor) * self.divisor) for p in self.patch_size)
+        if self.context is not None:
+            ctx = tuple(int(c) for c in self.context)
+            if len(ctx) != 3 or min(ctx) < 1:
+                raise ValueError(f"context must be 3 positive ints, got {self.context!r}")
+            self.context = ctx
         try:
             import torch
 

@@ -87,6 +87,7 @@ def plan_grid(
     box: tuple[np.ndarray, np.ndarray] | None = None,
     margin_mm: float = 4.0,
     divisor: int = 16,
+    min_shape: tuple[int, int, int] | None = None,
 ) -> ModelGrid:
     """The model grid for ``image``: RAS axes, ``resolution_mm`` voxels, around ``box``.
 
@@ -101,6 +102,9 @@ def plan_grid(
         the image; default the whole field of view.
     divisor : int
         The grid shape is padded (symmetrically, outside the crop) to a multiple of this.
+    min_shape : 3 ints, optional
+        The grid is grown symmetrically about the box to at least this shape (before the divisor padding),
+        beyond the image if needed (the network's context, :attr:`Predictor.context`).
     """
     if not resolution_mm > 0:
         raise ValueError(f"resolution_mm must be positive, got {resolution_mm}")
@@ -125,6 +129,8 @@ def plan_grid(
     rlo, rhi = rc.min(axis=0), rc.max(axis=0)  # edges in reoriented index units
     step = resolution_mm / spacing  # model voxel size in reoriented index units
     n = np.maximum(1, np.ceil((rhi - rlo) / step - 1e-6)).astype(int)
+    if min_shape is not None:
+        n = np.maximum(n, np.asarray(min_shape, int))
     n = (np.ceil(n / divisor) * divisor).astype(int)
     centre = (rlo + rhi) / 2
     u0 = centre - (n - 1) / 2 * step  # reoriented index of model voxel 0

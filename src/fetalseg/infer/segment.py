@@ -132,7 +132,8 @@ def run_segmentation(
             cache[key] = preprocess.normalise(image.data, pred.normalisation)
         normd = cache[key]
         box = preprocess.foreground_box(normd) if crop else None
-        grid = preprocess.plan_grid(image, pred.resolution_mm, box=box, divisor=pred.divisor)
+        grid = preprocess.plan_grid(image, pred.resolution_mm, box=box, divisor=pred.divisor,
+                                    min_shape=getattr(pred, "context", None))
         x = preprocess.to_model(normd, grid)
         clock.lap("preprocess")
         probs, labs = tta_mod.flip_tta(pred, x, flips, keep_labels=True)
