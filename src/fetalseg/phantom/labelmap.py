@@ -61,14 +61,12 @@ def derived(a: Anatomy, voxel: float) -> Geometry:
     pf_c = np.array([0.0, (front + back) / 2.0, cb.z - 0.15 * a.target.HV])
     pf_ax = np.array([cb.hx + cb.ax + pf, (front - back) / 2.0 + pf,
                       max(cb.az, cb.verm_az) + 0.15 * a.target.HV + pf])
-    # the medulla leaves the posterior fossa through a CSF sleeve (foramen magnum, upper canal) reaching
-    # ``medulla_drop`` below the fossa, so the brainstem inside the skull is long and slender
-    axis = np.array([0.0, -np.sin(tilt), -np.cos(tilt)])
-    fm = [top + (top[2] - z) / np.cos(tilt) * axis for z in (pf_c[2], pf_c[2] - pf_ax[2] - bs.medulla_drop)]
+    e, skull, scalp = max(cov.ecsf, 2.5 * v), max(cov.skull, 1.2 * v), max(cov.scalp, 1.5 * v)
+    fm = _medulla_sleeve(a, top, tilt, pf_c, pf_ax)
     return Geometry(
-        v=v, t=t, fiss=fiss, gap=gap, kw=fiss / 2.0 + t + 2.0 * v, e=max(cov.ecsf, 2.5 * v), e_min=2.5 * v,
+        v=v, t=t, fiss=fiss, gap=gap, kw=fiss / 2.0 + t + 2.0 * v, e=e, e_min=2.5 * v,
         e_ap=max(0.7 * cov.ecsf, 2.5 * v), e_top=max(0.6 * cov.ecsf, 2.5 * v), e_bot=max(0.5 * cov.ecsf, 2.5 * v),
-        pf=pf, skull=max(cov.skull, 1.2 * v), scalp=max(cov.scalp, 1.5 * v),
+        pf=pf, skull=skull, scalp=scalp,
         cc_body=max(a.callosum.thick_body, 1.8 * v), cc_ends=max(a.callosum.thick_ends, 2.2 * v),
         cb_fiss=max(a.cerebellum.fissure_half, 0.8 * v),
         bs_a=top, bs_b=top + length * np.array([0.0, -np.sin(tilt), -np.cos(tilt)]), z_kb=z_kb, base_y=base_y,
@@ -76,8 +74,21 @@ def derived(a: Anatomy, voxel: float) -> Geometry:
         pf_c=pf_c, pf_ax=pf_ax, fm_a=fm[0], fm_b=fm[1], fm_r=MEDULLA * bs.radius + 0.6 * pf)
 
 
+def _medulla_sleeve(a: Anatomy, top, tilt: float, pf_c, pf_ax):
+    """Axis end points (mm) of the medulla's CSF sleeve through the foramen magnum.
+
+    It runs along the brainstem's axis from the centre height of the posterior fossa to
+    ``medulla_drop`` below the fossa's floor, so the brainstem inside the skull is long and slender,
+    (:func:`grid` adds axial slices below the head's cube for it).
+    """
+    z_end = pf_c[2] - pf_ax[2] - a.brainstem.medulla_drop
+    axis = np.array([0.0, -np.sin(tilt), -np.cos(tilt)])
+    return [top + (top[2] - z) / np.cos(tilt) * axis for z in (pf_c[2], z_end)]
+
+
 def grid(a: Anatomy, voxel: float, shift=(0.0, 0.0, 0.0)):
-    """Cubic grid centred on the cerebrum holding the whole head plus a margin.
+    """Grid centred on the cerebrum holding the whole head plus a margin: a cube, lengthened
+    downwards (extra axial slices below it) where the medulla's sleeve reaches lower.
 
     ``shift`` (mm, each below one voxel) moves the voxel centres, i.e. resamples the same anatomy.
     Returns ``(xs, ys, zs, affine)``: 1-D float32 world coordinates (mm) of the voxel centres along
@@ -87,11 +98,13 @@ def grid(a: Anatomy, voxel: float, shift=(0.0, 0.0, 0.0)):
     cer = a.cerebrum
     head = g.e + g.skull + g.scalp
     half = max(cer.ax + head, cer.ay + head, cer.az_top + head,
-               -(g.pf_c[2] - g.pf_ax[2]) + g.skull + g.scalp, -(g.fm_b[2] - g.fm_r) + g.skull + g.scalp) + 6.0
+               -(g.pf_c[2] - g.pf_ax[2]) + g.skull + g.scalp) + 6.0
     n = int(np.ceil(2.0 * half / voxel))
     n += n % 2
+    below = int(np.ceil(max(0.0, -(g.fm_b[2] - g.fm_r) + g.skull + g.scalp + 4.0 - half) / voxel))
     base = (np.arange(n) - (n - 1) / 2.0) * voxel
-    axes = [(base + float(d)).astype(np.float32) for d in shift]
+    bases = (base, base, (np.arange(-below, n) - (n - 1) / 2.0) * voxel)
+    axes = [(b + float(d)).astype(np.float32) for b, d in zip(bases, shift)]
     affine = np.diag([voxel, voxel, voxel, 1.0])
     affine[:3, 3] = [float(ax[0]) for ax in axes]
     return axes[0], axes[1], axes[2], affine
