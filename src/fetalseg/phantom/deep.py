@@ -1,4 +1,4 @@
-"""Deep structures of the phantom: corpus callosum, thalami and basal ganglia, ventricles.
+"""Deep structures of the phantom: corpus callosum, deep grey matter, ventricles.
 
 All functions take an open grid ``(X, Y, Z)`` in world mm, the anatomy ``a`` (:class:`~fetalseg.phantom.params.Anatomy`)
 and the voxel-dependent geometry ``g`` of :func:`fetalseg.phantom.labelmap.derived`, and return boolean
@@ -8,7 +8,8 @@ The ventricular system is built to be one contractible piece: two C-shaped later
 (frontal horn, body, atrium, temporal horn, plus an occipital horn off the atrium), each reaching
 the midline only through the foramen of Monro, a short tube across the septum that also crosses
 the midline slab of the third ventricle. The lateral ventricles keep a septum of at least two
-voxels from the third ventricle, so these three pieces touch in exactly the tube.
+voxels from the third ventricle, so these three pieces touch in exactly the tube. Under the
+callosum the third ventricle continues upwards as the cavum septi pellucidi (:func:`cavum`).
 """
 
 from __future__ import annotations

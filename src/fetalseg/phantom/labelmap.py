@@ -11,9 +11,10 @@ The anatomy is a set of implicit shapes evaluated on the voxel grid (world mm, s
    (2) is the band ``-t < d <= 0`` outside ``K``, white matter (3) the rest, so each hemisphere's
    cortex is a sheet with one hole where it meets the core: two components, no handle, no cavity;
 4. corpus callosum (8), cerebellum (5: two hemispheres + vermis), brainstem (7, through the
-   foramen magnum), deep grey matter (6: thalami joined below the third ventricle, basal ganglia),
+   foramen magnum), deep grey matter (6: one mass per hemisphere, thalamus and striatum, with an
+   internal capsule; the thalami joined below the third ventricle),
    ventricles (4: two C-shaped lateral ventricles joined through the foramina of Monro and the
-   third ventricle).
+   third ventricle, continued up under the callosum as the cavum septi pellucidi).
 
 Thin structures are never thinner than the voxel allows (cortex >= 1.8 voxels, fissure >= 1.3
 voxels, ...) so that the topology survives coarse grids; :mod:`fetalseg.phantom.topology` adds a

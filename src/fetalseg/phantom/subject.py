@@ -58,7 +58,7 @@ def make_subject(ga: float, pathology: str = "normal", severity: float = 1.0, vo
         Pathology severity in (0, 3]; 1 is typical (ignored for 'normal').
     voxel : float
         Isotropic voxel size in mm (0.3-2.0). The grid is a cube holding the head (about 160^3
-        at 0.8 mm for 34 weeks).
+        at 0.8 mm for 34 weeks), with a few more axial slices below it for the medulla.
     site : str or None
         Acquisition preset (:data:`fetalseg.phantom.acquisition.SITES`); None is 'default'.
     seed : int
