@@ -25,6 +25,10 @@ def test_calibration_validates_its_fields():
     with pytest.raises(ValueError, match="flag_below"):
         qc.QCCalibration(0.1, {}, flag_below=1.5)
     assert qc.QCCalibration.from_card({"name": "x"}) is None
+    with pytest.raises(ValueError, match="invalid qc_calibration"):
+        qc.QCCalibration.from_card({"name": "x", "qc_calibration": {"intercept": 0.1, "slope": 2}})
+    with pytest.raises(ValueError, match="invalid qc_calibration"):
+        qc.QCCalibration.from_card({"name": "x", "qc_calibration": [0.1]})
     cal = qc.QCCalibration(0.1, {"uncertainty": 2.0}, flag_below=0.6)
     assert qc.QCCalibration.from_card({"qc_calibration": cal.to_dict()}) == cal
 

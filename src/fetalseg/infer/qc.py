@@ -75,7 +75,12 @@ class QCCalibration:
     def from_card(cls, card: dict | None) -> "QCCalibration | None":
         """The calibration stored under ``card['qc_calibration']``, or None when the card has none."""
         d = (card or {}).get("qc_calibration")
-        return None if not isinstance(d, dict) else cls(**d)
+        if d is None:
+            return None
+        try:
+            return cls(**d)
+        except (TypeError, ValueError) as exc:  # a hand-edited or foreign card
+            raise ValueError(f"model card {card.get('name', '?')!r}: invalid qc_calibration ({exc})") from None
 
     def to_dict(self) -> dict:
         return asdict(self)
