@@ -135,3 +135,16 @@ def test_report_flags_against_the_sidecar_threshold_unless_one_is_given(tmp_path
     assert forced.qc_threshold == pytest.approx(0.2) and forced.qc_flag
     old = subject_content(SubjectInputs("sub-b", tmp_path / "b.nii.gz", {"qc": {"qc_score": 0.3}}), labels, 1.0)
     assert old.qc_threshold == pytest.approx(qc.QC_THRESHOLD) and old.qc_flag  # sidecars without a threshold
+
+
+def test_calibration_is_not_used_when_its_signal_is_missing():
+    """One member (no TTA): no agreement, so a disagreement-weighted calibration would predict blindly."""
+    a = np.zeros((10, 10, 10), np.uint8)
+    a[2:8, 2:8, 2:8] = 3
+    cal = qc.QCCalibration(0.1, {"disagreement": 2.0}, flag_below=0.6)
+    assert cal.missing({"agreement": None, "confidence": 0.9}) == ["disagreement"]
+    assert qc.QCCalibration(0.1, {"disagreement": 0.0}).missing({"agreement": None}) == []
+    one = qc.qc_report([a], a, 0, calibration=cal)
+    assert one["qc_method"] == "heuristic" and "predicted_dice" not in one
+    two = qc.qc_report([a, a], a, 0, calibration=cal)
+    assert two["qc_method"] == "calibrated" and two["predicted_dice"] == pytest.approx(0.9)

@@ -112,7 +112,7 @@ def repose(predictor, normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray
     if angle < min_angle_deg:
         return grid, probs, labels, {**info, "pose": "upright"}
     g2 = posed_grid(pose, probs, grid, predictor.resolution_mm, predictor.divisor,
-                    min_shape=getattr(predictor, "context", None))
+                    min_shape=predictor.context)
     probs2, labels2 = tta_mod.flip_tta(predictor, preprocess.to_model(normalised, g2), flips, keep_labels=True)
     c2 = confidence(probs2)
     info["confidence_posed"] = round(c2, 4)

@@ -85,6 +85,12 @@ class QCCalibration:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def missing(self, report: dict) -> list[str]:
+        """Features with a positive weight whose signal ``report`` lacks (agreement with one member,
+        confidence without probabilities): the calibration does not apply to such a report."""
+        absent = {"disagreement": report.get("agreement") is None, "uncertainty": report.get("confidence") is None}
+        return [k for k, w in self.weights.items() if float(w) > 0 and absent.get(k, False)]
+
     def predicted_dice(self, features: dict) -> float:
         """``1 - (intercept + sum w f)`` clipped to [0, 1]; a feature missing from ``features`` counts 0."""
         err = float(self.intercept) + sum(float(w) * float(features.get(k) or 0.0) for k, w in self.weights.items())
@@ -148,8 +154,9 @@ def qc_report(members: Sequence[np.ndarray], raw: np.ndarray, relabelled: int, t
     qc_threshold, qc_flag, qc_method (and predicted_dice when calibrated).
 
     ``raw`` is the merged label map before post-processing, ``chosen`` the merged probability of its label at
-    each voxel (optional; gives ``confidence``), ``relabelled`` the number of voxels post-processing changed; ``threshold`` applies to the
-    heuristic score only (a calibration carries its own).
+    each voxel (optional; gives ``confidence``), ``relabelled`` the number of voxels post-processing changed;
+    ``threshold`` applies to the heuristic score only (a calibration carries its own). A calibration whose
+    weighted signals are missing (:meth:`QCCalibration.missing`) is not used: the heuristic score is given.
     """
     agree = dice_agreement(members, raw, n_classes)
     fg = max(1, int(np.count_nonzero(raw)))
@@ -161,6 +168,8 @@ def qc_report(members: Sequence[np.ndarray], raw: np.ndarray, relabelled: int, t
         "relabelled_fraction": round(relabelled / fg, 5),
         "confidence": None if conf is None else round(conf, 4),
     }
+    if calibration is not None and calibration.missing(out):
+        calibration = None  # e.g. no TTA: the calibration's signal is absent, a prediction would be blind
     if calibration is None:
         score, thr, method = qc_score(agree, relabelled / fg, out["topology_errors"]), float(threshold), "heuristic"
     else:

@@ -133,7 +133,7 @@ def run_segmentation(
         normd = cache[key]
         box = preprocess.foreground_box(normd) if crop else None
         grid = preprocess.plan_grid(image, pred.resolution_mm, box=box, divisor=pred.divisor,
-                                    min_shape=getattr(pred, "context", None))
+                                    min_shape=pred.context)
         x = preprocess.to_model(normd, grid)
         clock.lap("preprocess")
         probs, labs = tta_mod.flip_tta(pred, x, flips, keep_labels=True)
@@ -162,7 +162,7 @@ def run_segmentation(
                                                          model_voxel_mm3=abs(np.linalg.det(ref.affine[:3, :3])))
         post = topology_step.match_posteriors(post, labels) if posteriors else None
     clock.lap("postprocess")
-    calibration = qc.QCCalibration.from_card(getattr(predictors[0], "card", None)) if len(predictors) == 1 else None
+    calibration = qc.QCCalibration.from_card(predictors[0].card) if len(predictors) == 1 else None
     quality = qc.qc_report(members, raw, report["relabelled"], table, n_classes=merged.shape[0], chosen=chosen,
                            calibration=calibration)
     quality["components_removed"] = report["components_removed"]

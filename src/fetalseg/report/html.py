@@ -70,14 +70,14 @@ def warnings_block(warnings: list[str]) -> str:
     return f'<div class="warn"><strong>Warnings</strong><ul>{items}</ul></div>'
 
 
-def qc_table(c, threshold: float) -> str:
+def qc_table(c) -> str:
     """QC score and its parts (from the segmentation sidecar) against the review threshold."""
     if c.qc_score is None:
         return '<p class="muted">No QC from <code>fetalseg segment</code> for this label map (no sidecar).</p>'
     q = c.qc
     cls = "bad" if c.qc_flag else "ok"
     rows = [("QC score (0 is best)", f'<span class="{cls}">{c.qc_score:.4g}</span>'),
-            ("Review threshold", f"{threshold:g}"), ("Flagged for review", "yes" if c.qc_flag else "no"),
+            ("Review threshold", f"{c.qc_threshold:g}"), ("Flagged for review", "yes" if c.qc_flag else "no"),
             ("Score", "calibrated: 1 - predicted mean Dice" if q.get("qc_method") == "calibrated" else "heuristic"),
             ("Predicted mean Dice (calibrated on the model's benchmark)", _num(q.get("predicted_dice"), "{:.3f}")),
             ("Agreement of TTA/ensemble members (Dice)", _num(q.get("agreement"), "{:.3f}")),

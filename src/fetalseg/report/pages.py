@@ -8,7 +8,7 @@ from html import escape
 from .html import biometry_table, facts_table, img, labels_table, page, qc_table, warnings_block
 
 
-def subject_page(c, figs: dict[str, bytes], threshold: float, cohort: dict | None = None,
+def subject_page(c, figs: dict[str, bytes], cohort: dict | None = None,
                  index_name: str | None = "index.html") -> str:
     """HTML of one subject: facts, warnings, orthogonal views, QC, labels, biometry (when present).
 
@@ -23,7 +23,7 @@ def subject_page(c, figs: dict[str, bytes], threshold: float, cohort: dict | Non
               "coronal, sagittal rows; slices at 20-80% of the brain's extent.</figcaption></figure>",
               f'<figure>{img(figs["contour"], "label contours")}<figcaption>Label boundaries on the image '
               "(same slices).</figcaption></figure>", "</div>",
-              "<h2>Quality control</h2>", qc_table(c, threshold),
+              "<h2>Quality control</h2>", qc_table(c),
               "<h2>Labels: volumes and topology</h2>", labels_table(c, cohort),
               '<p class="muted">Volumes: voxel count x voxel volume of the label map; soft volumes (sum of '
               "probabilities) from <code>fetalseg segment</code> when available. No normative volume curves ship "
@@ -44,11 +44,11 @@ def qc_sort_key(c) -> tuple:
     return (c.qc_score is None, -(c.qc_score if c.qc_score is not None else 0.0), c.id)
 
 
-def index_page(contents: list, thumbs: dict[str, bytes], pages: dict[str, str], threshold: float | None,
+def index_page(contents: list, thumbs: dict[str, bytes], pages: dict[str, str],
                growth: bytes | None = None) -> str:
     """HTML of the cohort index: one row per subject, worst QC first, each linking its page; the
-    cohort's growth chart below when ``growth`` (PNG bytes) is given; ``threshold`` None: each subject was
-    flagged against its own (the segmenting model's) threshold."""
+    cohort's growth chart below when ``growth`` (PNG bytes) is given. Each subject was flagged against
+    its own ``qc_threshold`` (the segmenting model's, or the one given to `write_reports`)."""
     ordered = sorted(contents, key=qc_sort_key)
     n_flag = sum(c.qc_flag for c in contents)
     rows = []
@@ -66,9 +66,8 @@ def index_page(contents: list, thumbs: dict[str, bytes], pages: dict[str, str], 
     head = "".join(f"<th{' class=l' if h in ('subject', 'pathology', 'warnings') else ''}>{h}</th>"
                    for h in ("view", "subject", "QC score", "labels with topology errors", "brain (cm³)", "GA (weeks)",
                              "pathology", "warnings"))
-    thr = set() if threshold is not None else {c.qc_threshold for c in contents}
-    above = (f"above {threshold:g}" if threshold is not None else f"above {thr.pop():g}" if len(thr) == 1
-             else "above each segmenting model's threshold")
+    thr = {c.qc_threshold for c in contents}
+    above = f"above {thr.pop():g}" if len(thr) == 1 else "above each segmenting model's threshold"
     body = (f"<h1>fetalseg cohort report</h1><p>{len(contents)} subject(s); {n_flag} flagged for review (QC score "
             f"{above}). Sorted by QC score, worst first; subjects without QC last.</p>"
             f"<table><tr>{head}</tr>{''.join(rows)}</table>")

@@ -117,7 +117,6 @@ def write_reports(source: str | os.PathLike, out_dir: str | os.PathLike, *, imag
     from ..io import check_writable, write_text
     from .pages import index_page, subject_page
 
-    thr = None if threshold is None else float(threshold)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder")
@@ -130,12 +129,12 @@ def write_reports(source: str | os.PathLike, out_dir: str | os.PathLike, *, imag
     contents, figs = [], {}
     for s in subjects:
         labels, grey, spacing, vox = load_subject(s)
-        c = subject_content(s, labels, vox, thr)
+        c = subject_content(s, labels, vox, threshold)
         contents.append(c)
         figs[s.id] = _figures(c, labels, grey, spacing)
     cohort = cohort_stats(contents)
-    html = {c.id: subject_page(c, figs[c.id], c.qc_threshold, cohort) for c in contents}
-    index_html = index_page(contents, {k: f["thumb"] for k, f in figs.items()}, names, thr,
+    html = {c.id: subject_page(c, figs[c.id], cohort) for c in contents}
+    index_html = index_page(contents, {k: f["thumb"] for k, f in figs.items()}, names,
                             growth_png(contents, "Cohort biometry"))
     pages = {c.id: write_text(out / names[c.id], html[c.id], overwrite=overwrite) for c in contents}
     index = write_text(out / "index.html", index_html, overwrite=overwrite)
