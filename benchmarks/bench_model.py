@@ -140,7 +140,7 @@ def perturbations(quick: bool):
 
 
 # --- running -------------------------------------------------------------------------------------
-POSE = False  # set by --pose: every segmentation estimates the head pose (fetalseg.infer.posed)
+POSE = True  # --no-pose: segment without the head-pose step (fetalseg.infer.posed), as `segment --no-pose`
 
 
 def segment_and_score(model, image, ref, tta: bool):
@@ -199,11 +199,11 @@ def main(argv=None) -> None:
     ap.add_argument("--no-robustness", action="store_true")
     ap.add_argument("--phantoms", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--pose", action="store_true", help="segment with the head-pose step (segment --pose)")
+    ap.add_argument("--no-pose", action="store_true", help="segment without the head-pose step (segment --no-pose)")
     ap.add_argument("--no-heldout", action="store_true", help="robustness only")
     args = ap.parse_args(argv)
     global POSE
-    POSE = args.pose
+    POSE = not args.no_pose
     if args.model is not None and len(args.model) == 1:
         args.model = args.model[0]
     import torch

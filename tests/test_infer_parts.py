@@ -75,7 +75,7 @@ def test_segment_ensemble_and_tta_average_the_members():
     n1, n2 = PositionNet(8), PositionNet(8)
     p1 = Predictor(n1, normalisation=IntensityCodedModel.normalisation)
     p2 = Predictor(lambda x: n2(x) * 0.5 + 1.0, normalisation=IntensityCodedModel.normalisation)
-    res = segment(img, [p1, p2], tta=True, merge="mean", postprocess=False, device="cpu", posteriors=True,
+    res = segment(img, [p1, p2], tta=True, merge="mean", postprocess=False, device="cpu", pose=False, posteriors=True,
                   dae="none")
     assert len(n1.calls) == 2 and len(n2.calls) == 2  # original + left-right flip each
     x = n1.calls[0][0, 0].numpy()
@@ -124,7 +124,7 @@ def test_segment_volumes_sum_to_the_labelled_volume():
     _, truth = phantom_image(shape, aff)
     img = Image(truth.astype(np.float32), aff)
     res = segment(img, Predictor(IntensityCodedModel(), normalisation=IntensityCodedModel.normalisation),
-                  device="cpu", return_result=True, postprocess=False, dae="none")
+                  device="cpu", pose=False, return_result=True, postprocess=False, dae="none")
     vox = img.voxel_volume
     labelled = np.count_nonzero(res.labels.data) * vox
     assert res.volumes["brain_mm3"] == pytest.approx(labelled, rel=1e-4)
@@ -182,9 +182,9 @@ def test_sliding_window_pipeline_and_mixed_resolution_ensemble():
     img, truth = phantom_image(shape, aff)
     coded = Image(truth.astype(np.float32) * 7.0 / truth.max(), aff)
     norm = IntensityCodedModel.normalisation
-    whole = segment(coded, Predictor(IntensityCodedModel(), normalisation=norm), tta=False, device="cpu")
+    whole = segment(coded, Predictor(IntensityCodedModel(), normalisation=norm), tta=False, device="cpu", pose=False)
     slid = segment(coded, Predictor(IntensityCodedModel(), normalisation=norm, mode="sliding",
-                                    patch_size=(16, 16, 16), overlap=0.25), tta=False, device="cpu")
+                                    patch_size=(16, 16, 16), overlap=0.25), tta=False, device="cpu", pose=False)
     np.testing.assert_array_equal(slid.data, whole.data)
 
     box = pp.foreground_box(pp.normalise(img.data, norm))
@@ -192,7 +192,7 @@ def test_sliding_window_pipeline_and_mixed_resolution_ensemble():
     g10 = pp.plan_grid(img, 1.0, box=box)
     m08, m10 = WorldModel(g08), WorldModel(g10)
     res = segment(img, [Predictor(m08, normalisation=norm), Predictor(m10, resolution_mm=1.0, normalisation=norm)],
-                  tta=False, device="cpu", return_result=True)
+                  tta=False, device="cpu", pose=False, return_result=True)
     assert m08.calls == 1 and m10.calls == 1 and res.qc["members"] == 2
     for lab in (1, 2, 3, 4):
         assert dice(res.labels.data, truth, lab) > 0.9

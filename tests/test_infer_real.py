@@ -46,7 +46,8 @@ def test_real_brain_round_trip_is_identical(sb_atlas, flip):
     grid = pp.plan_grid(t2w, 0.8, box=pp.foreground_box(pp.normalise(t2w.data, None)))
     assert pp.is_exact(grid)
     assert np.prod(grid.shape) < np.prod(t2w.shape)  # the brain-centred crop is smaller than the field of view
-    out = segment(t2w, Predictor(KnownMap(dseg, grid)), tta=False, postprocess=False, device="cpu", dae="none")
+    out = segment(t2w, Predictor(KnownMap(dseg, grid)), tta=False, postprocess=False, device="cpu", pose=False,
+                  dae="none")
     np.testing.assert_array_equal(out.affine, t2w.affine)
     np.testing.assert_array_equal(out.data, dseg.data)  # nothing of the brain was cropped away
 

@@ -67,7 +67,7 @@ def test_perfect_model_round_trip_is_identical(name):
     img, truth = phantom_image(shape, affine(shape=shape, **kw))
     model = WorldModel(_grid_for(img))
     out = segment(img, Predictor(model, normalisation=IntensityCodedModel.normalisation), tta=False, device="cpu",
-                  postprocess=False, dae="none")  # the truth map does not have the FeTA Betti targets
+                  pose=False, postprocess=False, dae="none")  # the truth map does not have the FeTA Betti targets
     assert model.calls == 1
     assert out.data.dtype == np.uint8 and out.shape == img.shape
     np.testing.assert_array_equal(out.affine, img.affine)
@@ -83,7 +83,7 @@ def test_intensity_coded_round_trip_with_tta_is_identical(name):
     img = Image(truth.astype(np.float32) * 7.0 / truth.max(), aff)  # intensity = label * 7 / 4
     truth7 = np.rint(img.data).astype(np.uint8)  # labels 0, 1, 3, 5, 7
     out = segment(img, Predictor(IntensityCodedModel(), normalisation=IntensityCodedModel.normalisation),
-                  tta=True, device="cpu", postprocess=False)
+                  tta=True, device="cpu", pose=False, postprocess=False)
     np.testing.assert_array_equal(out.data, truth7)
 
 
@@ -96,7 +96,7 @@ def test_resampled_inputs_keep_their_grid_and_labels(name):
     # obliquity is kept (no rotation), so an oblique 0.8 mm input maps exactly
     assert pp.is_exact(grid) == (name == "oblique")
     res = segment(img, Predictor(WorldModel(grid), normalisation=IntensityCodedModel.normalisation), tta=False,
-                  device="cpu", return_result=True, postprocess=False, dae="none")
+                  device="cpu", pose=False, return_result=True, postprocess=False, dae="none")
     out = res.labels
     assert out.shape == img.shape and out.data.dtype == np.uint8
     np.testing.assert_array_equal(out.affine, img.affine)
@@ -163,8 +163,8 @@ def test_without_crop_the_whole_field_of_view_is_used_and_labels_agree():
     pred = Predictor(IntensityCodedModel(), normalisation=IntensityCodedModel.normalisation)
     seen = []
     pred.network = lambda x, f=pred.network: (seen.append(tuple(x.shape[2:])), f(x))[1]
-    a = segment(img, pred, tta=False, crop=True, device="cpu", dae="none")
-    b = segment(img, pred, tta=False, crop=False, device="cpu", dae="none")
+    a = segment(img, pred, tta=False, crop=True, device="cpu", pose=False, dae="none")
+    b = segment(img, pred, tta=False, crop=False, device="cpu", pose=False, dae="none")
     np.testing.assert_array_equal(a.data, b.data)
     assert np.prod(seen[0]) < np.prod(seen[1]) and all(s >= n for s, n in zip(seen[1], shape))
 

@@ -30,7 +30,7 @@ def test_segment_output_has_every_target_and_matching_posteriors(kw):
     shape = tuple(int(v) for v in np.round(38.0 / np.asarray(kw.get("spacing", (0.8, 0.8, 0.8)))))
     img, truth = phantom_image(shape, affine(shape=shape, **kw))
     assert any(gudhi_betti(truth == lab.value) != lab.betti for lab in FETA.labels[1:])  # the truth is not clean
-    res = segment(img, _world_predictor(img), tta=False, device="cpu", posteriors=True, dae="none")
+    res = segment(img, _world_predictor(img), tta=False, device="cpu", pose=False, posteriors=True, dae="none")
     for lab in FETA.labels[1:]:
         assert gudhi_betti(res.labels.data == lab.value) == lab.betti, lab.short
     assert np.array_equal(np.argmax(res.posteriors, axis=0), res.labels.data)

@@ -8,7 +8,7 @@ from scipy import ndimage
 from .frame import Pose
 from .symmetry import find_midsagittal
 
-__all__ = ["estimate_pose", "CEREBRUM", "BRAIN"]
+__all__ = ["estimate_pose", "silhouette_axis", "CEREBRUM", "BRAIN"]
 
 BRAIN = (2, 3, 4, 5, 6, 7)
 """FeTA labels of the brain (cortex, white matter, ventricles, cerebellum, deep grey matter, brainstem)."""
@@ -23,7 +23,7 @@ def _world_points(mask: np.ndarray, affine: np.ndarray, max_points: int | None =
     return idx @ affine[:3, :3].T + affine[:3, 3]
 
 
-def _silhouette_axis(points: np.ndarray, normal: np.ndarray, pixel: float) -> np.ndarray:
+def silhouette_axis(points: np.ndarray, normal: np.ndarray, pixel: float) -> np.ndarray:
     """Long principal axis (world unit vector in the plane of ``normal``) of the filled silhouette of
     ``points`` (N, 3) projected on that plane, rasterised at ``pixel`` mm. The silhouette ignores
     medial notches (the cerebellar notch under the occipital lobes) that tilt a volume's moments."""
@@ -49,7 +49,7 @@ def _in_plane_axes(cerebrum: np.ndarray, hind: np.ndarray, cb: np.ndarray, norma
     """AP and SI unit vectors in the plane of ``normal``: AP is the long axis of the cerebrum's
     sagittal silhouette; signs put the cerebellum posterior and the hindbrain inferior."""
     centre = cerebrum.mean(axis=0)
-    ap = _silhouette_axis(cerebrum, normal, pixel)
+    ap = silhouette_axis(cerebrum, normal, pixel)
     si = np.cross(normal, ap)
     if (hind.mean(axis=0) - centre) @ si > 0:
         si = -si

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage, optimize
 
-__all__ = ["SymmetryField", "reflect", "fibonacci_hemisphere", "find_midsagittal"]
+__all__ = ["SymmetryField", "reflect", "fibonacci_hemisphere", "find_midsagittal", "search_midsagittal"]
 
 
 def reflect(points: np.ndarray, normal: np.ndarray, offset: float) -> np.ndarray:
@@ -126,9 +126,32 @@ def _refine(field: SymmetryField, normal: np.ndarray, offset: float, step_rad: f
     return n, d, -float(res.fun), int(res.nfev)
 
 
+def search_midsagittal(make_field, centre: np.ndarray, *, n_directions: int = 160, keep: int = 2):
+    """The plane of best symmetry scored by the fields ``make_field(sigma_mm, max_points)`` builds
+    (objects with ``score(normal, offset)`` and ``n_points``): a Fibonacci half-sphere of normals through
+    ``centre`` at 3 mm smoothing, the best ``keep`` refined at 2 mm, the best of those at 1 mm.
+
+    Returns ``(normal, offset, score, info)`` as :func:`find_midsagittal`.
+    """
+    coarse = make_field(3.0, 1500)
+    if coarse.n_points == 0:
+        raise ValueError("nothing to score: no brain sample points")
+    dirs = fibonacci_hemisphere(n_directions)
+    scores = np.array([coarse.score(n, float(n @ centre)) for n in dirs])
+    best = np.argsort(-scores)[: max(1, keep)]
+    mid = make_field(2.0, 4000)
+    cands = [_refine(mid, dirs[i], float(dirs[i] @ centre), 0.06, 1.5, xatol=2e-3) for i in best]
+    n, d, _, nfev = max(cands, key=lambda c: c[2])
+    fine = make_field(1.0, 12000)
+    n, d, s, nfev2 = _refine(fine, n, d, 0.015, 0.5)
+    info = {"coarse_directions": int(n_directions), "coarse_best": float(scores[best[0]]),
+            "evaluations": int(n_directions + sum(c[3] for c in cands) + nfev2)}
+    return n, float(d), s, info
+
+
 def find_midsagittal(labels: np.ndarray, affine: np.ndarray, centre: np.ndarray, *, n_directions: int = 160,
                      keep: int = 2) -> tuple[np.ndarray, float, float, dict]:
-    """Mid-sagittal plane of a FeTA label map.
+    """Mid-sagittal plane of a FeTA label map (label symmetry, :class:`SymmetryField`).
 
     Parameters
     ----------
@@ -145,17 +168,7 @@ def find_midsagittal(labels: np.ndarray, affine: np.ndarray, centre: np.ndarray,
     -------
     normal : ndarray (3,), unit; offset : float (mm); score : float (0-1); info : dict
     """
-    coarse = SymmetryField(labels, affine, sigma_mm=3.0, max_points=1500)
-    if coarse.n_points == 0:
+    if not np.isin(labels, (2, 3, 4, 5, 6, 7)).any():
         raise ValueError("labels has no brain voxels (FeTA labels 2-7)")
-    dirs = fibonacci_hemisphere(n_directions)
-    scores = np.array([coarse.score(n, float(n @ centre)) for n in dirs])
-    best = np.argsort(-scores)[: max(1, keep)]
-    mid = SymmetryField(labels, affine, sigma_mm=2.0, max_points=4000)
-    cands = [_refine(mid, dirs[i], float(dirs[i] @ centre), 0.06, 1.5, xatol=2e-3) for i in best]
-    n, d, _, nfev = max(cands, key=lambda c: c[2])
-    fine = SymmetryField(labels, affine, sigma_mm=1.0, max_points=12000)
-    n, d, s, nfev2 = _refine(fine, n, d, 0.015, 0.5)
-    info = {"coarse_directions": int(n_directions), "coarse_best": float(scores[best[0]]),
-            "evaluations": int(n_directions + sum(c[3] for c in cands) + nfev2)}
-    return n, float(d), s, info
+    return search_midsagittal(lambda sigma, points: SymmetryField(labels, affine, sigma_mm=sigma, max_points=points),
+                              centre, n_directions=n_directions, keep=keep)
