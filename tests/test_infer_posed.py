@@ -100,8 +100,8 @@ def test_hindbrain_share_counts_arg_max_voxels():
     assert posed.hindbrain(np.zeros((8, 2, 2, 2), np.float32)) == 0.0  # all background
 
 
-def _pass(hb, conf, frame=True):
-    return {"hindbrain": hb, "confidence": conf, "frame": frame}
+def _pass(hb, conf, frame=True, sym=0.9):
+    return {"hindbrain": hb, "confidence": conf, "frame": frame, "symmetry": sym}
 
 
 def test_choose_prefers_hindbrain_then_frames_then_confidence():
@@ -109,10 +109,16 @@ def test_choose_prefers_hindbrain_then_frames_then_confidence():
     assert posed._choose([first, a, b]) is a  # ties with the top: a frame wins over the first pass
     first = _pass(0.040, 0.80, frame=False)
     assert posed._choose([first, a, b]) is first  # no frame within 10 % of the first pass
-    c, d = _pass(0.030, 0.75), _pass(0.031, 0.755)
-    assert posed._choose([_pass(0.0, 0.5, False), c, d]) is c  # equally confident: the earlier frame
-    e = _pass(0.031, 0.80)
-    assert posed._choose([_pass(0.0, 0.5, False), c, e]) is e  # clearly more confident
+    c, d = _pass(0.030, 0.75), _pass(0.031, 0.74)
+    assert posed._choose([_pass(0.0, 0.5, False), c, d]) is c  # tied on hindbrain: the more confident
+    e = _pass(0.026, 0.80)
+    assert posed._choose([_pass(0.0, 0.5, False), c, d, e]) is c  # not tied (< 90 % of the top): out
+    first = _pass(0.02, 0.9, frame=True)  # the first pass stands for an upright frame
+    assert posed._choose([first, _pass(0.021, 0.5)]) is first
+    # a tied, more confident pass in a frame whose plane is not the image's plane of symmetry loses
+    right, wrong = _pass(0.036, 0.684, sym=0.90), _pass(0.037, 0.689, sym=0.60)
+    assert posed._choose([_pass(0.02, 0.66, False), wrong, right]) is right
+    assert posed._choose([_pass(0.02, 0.66, False), wrong, _pass(0.036, 0.684, sym=0.62)]).get("symmetry") == 0.60
 
 
 def test_candidate_frames_skip_upright_and_near_duplicates(brain):

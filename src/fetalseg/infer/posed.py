@@ -41,12 +41,12 @@ def grid_axes(grid: ModelGrid) -> np.ndarray:
 
 
 def label_frame(probs: np.ndarray, grid: ModelGrid, coarse_mm: float = 1.6):
-    """The :class:`~fetalseg.pose.Pose` of the arg-max of ``probs`` (C, *grid.shape) on ``grid`` (label
-    symmetry, :func:`fetalseg.pose.estimate_pose`) on a grid subsampled to about ``coarse_mm``; None when it
-    cannot be found (no cerebrum or hindbrain)."""
+    """The :class:`~fetalseg.pose.Pose` of the arg-max of ``probs`` (C, *grid.shape; or that label map) on
+    ``grid`` (label symmetry, :func:`fetalseg.pose.estimate_pose`) on a grid subsampled to about
+    ``coarse_mm``; None when it cannot be found (no cerebrum or hindbrain)."""
     from ..pose import estimate_pose
 
-    labels = np.asarray(probs).argmax(axis=0).astype(np.uint8)
+    labels = _label_map(probs).astype(np.uint8)
     k = max(1, int(round(coarse_mm / float(np.min(grid.spacing)))))
     aff = np.asarray(grid.affine, float).copy()
     aff[:3, :3] = aff[:3, :3] * k
@@ -56,35 +56,47 @@ def label_frame(probs: np.ndarray, grid: ModelGrid, coarse_mm: float = 1.6):
         return None
 
 
-def frame_of(normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray, coarse_mm: float = 2.0):
-    """The head frame (:func:`fetalseg.pose.image_frame`) of the normalised input on ``grid``, inside the
-    brain of the first pass ``probs`` (C, *grid.shape): labels 2-7 (external CSF left out: a network may
-    label amniotic fluid next to an unmasked head as external CSF), the anterior-posterior line from the
-    cerebrum's silhouette; on ``grid`` subsampled to about ``coarse_mm``; signs nearest to ``grid``'s axes.
-    None when the brain is too small."""
-    from ..pose import CEREBRUM, image_frame
+def _image_inputs(normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray, coarse_mm: float = 2.0):
+    """The normalised input on ``grid`` subsampled to about ``coarse_mm``, the first pass's brain there (labels
+    2-7: a network may call amniotic fluid next to an unmasked head external CSF) and cerebrum (2, 3, 4, 6),
+    and the subsampled grid's affine."""
+    from ..pose import CEREBRUM
     from .preprocess import to_model
 
     k = max(1, int(round(coarse_mm / float(np.min(grid.spacing)))))
     image = to_model(normalised, grid)[::k, ::k, ::k]
-    lab = np.asarray(probs).argmax(axis=0)[::k, ::k, ::k]
+    lab = _label_map(probs)[::k, ::k, ::k]
     aff = np.asarray(grid.affine, float).copy()
     aff[:3, :3] = aff[:3, :3] * k
+    return image, lab > 1, np.isin(lab, CEREBRUM), aff
+
+
+def frame_of(normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray, coarse_mm: float = 2.0):
+    """The head frame (:func:`fetalseg.pose.image_frame`) of the normalised input on ``grid``, inside the
+    brain of the first pass ``probs`` (C, *grid.shape), the anterior-posterior line from its cerebrum's
+    silhouette (:func:`_image_inputs`), signs nearest to ``grid``'s axes (None when the brain is too small);
+    and the :class:`~fetalseg.pose.image_frame.ImageSymmetryField` (2 mm) that scores other planes alike."""
+    from ..pose import image_frame
+    from ..pose.image_frame import ImageSymmetryField
+
+    image, brain, cerebrum, aff = _image_inputs(normalised, grid, probs, coarse_mm)
+    field = ImageSymmetryField(image, brain, aff, sigma_mm=2.0, max_points=4000)
     try:
-        return image_frame(image, lab > 1, aff, reference=grid_axes(grid), silhouette=np.isin(lab, CEREBRUM))
+        return image_frame(image, brain, aff, reference=grid_axes(grid), silhouette=cerebrum), field
     except ValueError:
-        return None
+        return None, field
 
 
 def posed_grid(pose, probs: np.ndarray, grid: ModelGrid, resolution_mm: float, divisor: int,
                margin_mm: float = 6.0, min_shape: tuple[int, int, int] | None = None) -> ModelGrid:
-    """A model grid along the canonical axes of ``pose`` covering the brain of ``probs`` on ``grid``.
+    """A model grid along the canonical axes of ``pose`` covering the brain of ``probs`` (C, *grid.shape; or
+    their arg-max map) on ``grid``.
 
     The brain (arg-max > 0) of the first pass, taken to canonical coordinates, is boxed, grown by
     ``margin_mm``, and covered by isotropic ``resolution_mm`` voxels (at least ``min_shape``, grown about the
     box's centre), padded to a multiple of ``divisor``; the grid maps back to the same input grid as ``grid``.
     """
-    fg = np.argwhere(np.asarray(probs).argmax(axis=0) > 0)
+    fg = np.argwhere(_label_map(probs) > 0)
     if len(fg) == 0:
         raise ValueError("probs has no foreground")
     world = fg @ np.asarray(grid.affine, float)[:3, :3].T + np.asarray(grid.affine, float)[:3, 3]
@@ -109,11 +121,18 @@ def confidence(probs: np.ndarray) -> float:
     return float(top[fg].mean()) if fg.any() else 0.0
 
 
+def _label_map(probs_or_labels: np.ndarray) -> np.ndarray:
+    """The arg-max of probabilities (C, X, Y, Z), or a label map (X, Y, Z) as it is."""
+    a = np.asarray(probs_or_labels)
+    return a if a.ndim == 3 else a.argmax(axis=0)
+
+
 def hindbrain(probs: np.ndarray) -> float:
     """Share of the foreground voxels (arg-max > 0) whose arg-max is cerebellum (5) or brainstem (7); 0 if
-    none. Counted on the arg-max, not summed over probabilities: an unsure network spreads probability
-    over every class, which would read as hindbrain everywhere."""
-    lab = np.asarray(probs).argmax(axis=0)
+    none. ``probs``: probabilities (C, X, Y, Z) or their arg-max map (X, Y, Z). Counted on the arg-max, not
+    summed over probabilities: an unsure network spreads probability over every class, which would read as
+    hindbrain everywhere."""
+    lab = _label_map(probs)
     fg = int((lab > 0).sum())
     return float(np.isin(lab, (5, 7)).sum()) / fg if fg else 0.0
 
@@ -122,14 +141,15 @@ def candidate_frames(frames, grid: ModelGrid, min_angle_deg: float = 15.0, same_
     """The frames to segment in: every pose of ``frames`` (None entries skipped) and its half-turns, in that
     order, less those within ``min_angle_deg`` of ``grid``'s axes (the first pass stands for them) and
     those within ``same_deg`` of one already listed (a network trained with 20-degree rotations sees them
-    alike). Returns ``(poses, upright)``; ``upright``: some frame was within ``min_angle_deg`` of the grid."""
+    alike). Returns ``(poses, upright)``; ``upright``: the first pose within ``min_angle_deg`` of the grid,
+    or None."""
     from ..pose import half_turns
 
-    axes, out, upright = grid_axes(grid), [], False
+    axes, out, upright = grid_axes(grid), [], None
     for frame in frames:
         for pose in half_turns(frame) if frame is not None else ():
             if angle_deg(pose.rotation, axes) < min_angle_deg:
-                upright = True
+                upright = upright or pose
             elif all(angle_deg(pose.rotation, q.rotation) >= same_deg for q in out):
                 out.append(pose)
     return out, upright
@@ -140,40 +160,58 @@ HINDBRAIN_TIE = 0.9
 of them is kept."""
 
 
-CONFIDENCE_TIE = 0.01
-"""Tied passes within this of the most confident one count as equally confident: the earliest is kept."""
+SYMMETRY_TIE = 0.05
+"""Tied passes whose frame's mid-sagittal plane has an image symmetry (a correlation) within this of the best
+count as equally symmetric."""
 
 
 def _choose(passes: list[dict]) -> dict:
     """Of the passes made in a head frame (``p['frame']``) whose hindbrain share ties with the largest of all
-    passes, the most confident, the earliest (label frame first) among equally confident ones; else the
-    first pass (a tilted brain's first pass finds most of its hindbrain too, but less of the rest, so it does
-    not win ties against its frame)."""
+    passes, those whose mid-sagittal plane is (within ``SYMMETRY_TIE``) the most symmetric in the image, and of
+    these the most confident; else the first pass (a tilted brain's first pass finds most of its hindbrain
+    too, but less of the rest, so it does not win ties against its frame).
+
+    Measured on held-out atlas images turned 90 degrees about the vertical axis: half-turns of the confused
+    first pass's label frame found as much hindbrain as the right frame (3.0-3.6 %) and could be as confident
+    (sub-sb33op: 0.689 against 0.684), but their plane is not the brain's plane of symmetry."""
     top = max(p["hindbrain"] for p in passes)
     tied = [p for p in passes if p["frame"] and p["hindbrain"] >= HINDBRAIN_TIE * top]
     if not tied:
         return passes[0]
-    best = max(p["confidence"] for p in tied)
-    return next(p for p in tied if p["confidence"] >= best - CONFIDENCE_TIE)
+    sym = max(p["symmetry"] for p in tied)
+    return max((p for p in tied if p["symmetry"] >= sym - SYMMETRY_TIE), key=lambda p: p["confidence"])
 
 
-def _refine(predictor, normalised: np.ndarray, grid: ModelGrid, best: dict, min_angle_deg: float):
-    """A pass in the label frame of the chosen pass's own segmentation, when that frame is at least
-    ``min_angle_deg`` from the chosen one and ties with it (:func:`_choose`); else None. The image frame's
-    anterior-posterior line comes from a first pass that may have called the hindbrain cerebrum (tilting the
-    silhouette); the chosen pass has found the hindbrain, so its labels give the sharper frame."""
+def _frame_pass(predictor, normalised: np.ndarray, grid: ModelGrid, pose, template: np.ndarray, field) -> dict:
+    """One network pass (no TTA) on a grid along ``pose`` covering the brain of ``template`` (probabilities or
+    a label map on ``grid``); keeps its label map and scores (``field``: the image symmetry of the pose's
+    mid-sagittal plane), not its probabilities (up to 8 such passes)."""
     from . import preprocess
     from . import tta as tta_mod
 
-    pose = label_frame(best["probs"], best["grid"])
-    if pose is None or angle_deg(pose.rotation, grid_axes(best["grid"])) < min_angle_deg:
-        return None
-    g = posed_grid(pose, best["probs"], best["grid"], predictor.resolution_mm, predictor.divisor,
-                   min_shape=predictor.context)
+    g = posed_grid(pose, template, grid, predictor.resolution_mm, predictor.divisor, min_shape=predictor.context)
     pr, labs = tta_mod.flip_tta(predictor, preprocess.to_model(normalised, g), (), keep_labels=True)
-    new = {"grid": g, "probs": pr, "labels": labs, "angle": angle_deg(pose.rotation, grid_axes(grid)), "frame": True,
-           "hindbrain": hindbrain(pr), "confidence": confidence(pr)}
-    return _choose([new, best])
+    return {"grid": g, "map": labs[0], "labels": labs, "frame": True, "rotation": pose.rotation,
+            "hindbrain": hindbrain(labs[0]), "confidence": confidence(pr), "symmetry": _plane_symmetry(field, pose)}
+
+
+def _plane_symmetry(field, pose) -> float:
+    """Image symmetry (correlation) about the mid-sagittal plane of ``pose`` (-inf without a pose)."""
+    if pose is None or field.n_points == 0:
+        return -np.inf
+    n = pose.rotation[:, 0]
+    return field.score(n, float(n @ pose.origin))
+
+
+def _refine(predictor, normalised: np.ndarray, best: dict, min_angle_deg: float, field) -> dict:
+    """``best``, or a pass in the label frame of its own segmentation when that frame is at least
+    ``min_angle_deg`` from it and ties with it (:func:`_choose`). The image frame's anterior-posterior line
+    comes from a first pass that may have called the hindbrain cerebrum (tilting the silhouette); the chosen
+    pass has found the hindbrain, so its labels give the sharper frame."""
+    pose = label_frame(best["map"], best["grid"])
+    if pose is None or angle_deg(pose.rotation, grid_axes(best["grid"])) < min_angle_deg:
+        return best
+    return _choose([_frame_pass(predictor, normalised, best["grid"], pose, best["map"], field), best])
 
 
 def repose(predictor, normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray, labels: list, flips,
@@ -188,38 +226,33 @@ def repose(predictor, normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray
     the image's symmetry (right when a confused first pass is not); symmetry gives axis lines, not their
     signs. The network runs (without TTA) in each frame and its half-turns (:func:`candidate_frames`: the
     first pass stands for frames within ``min_angle_deg`` of its grid, near-duplicates are dropped), and the
-    pass giving the cerebellum and brainstem the largest share of
-    the brain is kept (see :func:`_choose` for ties). Measured with the leg-3 model on a held-out
-    atlas image: the right frame gave them 3.1 % of the foreground, the wrong half-turns at most 1.9 %,
-    while the mean confidence of the wrong frames was as high as the right one's (0.739-0.758 against
-    0.753): a network that has only seen upright brains labels an upside-down one confidently, but does not
-    find its hindbrain.
+    pass giving the cerebellum and brainstem the largest share of the brain is kept (see :func:`_choose` for
+    ties), its frame refined once from its own labels; the kept grid then gets the ``flips`` (TTA) passes.
+    Measured with the leg-3 model on a held-out atlas image: the right frame gave them 3.1 % of the
+    foreground, the wrong half-turns at most 1.9 %, while the mean confidence of the wrong frames was as high
+    as the right one's (0.739-0.758 against 0.753): a network that has only seen upright brains labels an
+    upside-down one confidently, but does not find its hindbrain.
     """
     from . import preprocess
     from . import tta as tta_mod
 
-    frames = [label_frame(probs, grid), frame_of(normalised, grid, probs)]
+    by_image, field = frame_of(normalised, grid, probs)
+    frames = [label_frame(probs, grid), by_image]
     if frames == [None, None]:
         return grid, probs, labels, {"pose": "not found"}
     poses, upright = candidate_frames(frames, grid, min_angle_deg)
-    axes = grid_axes(grid)
-    passes = [{"grid": grid, "probs": probs, "labels": labels, "angle": 0.0, "frame": upright}]
-    for pose in poses:
-        g = posed_grid(pose, probs, grid, predictor.resolution_mm, predictor.divisor, min_shape=predictor.context)
-        pr, labs = tta_mod.flip_tta(predictor, preprocess.to_model(normalised, g), (), keep_labels=True)
-        passes.append({"grid": g, "probs": pr, "labels": labs, "angle": angle_deg(pose.rotation, axes),
-                       "frame": True})
-    for p in passes:
-        p["hindbrain"], p["confidence"] = hindbrain(p["probs"]), confidence(p["probs"])
+    first = {"grid": grid, "labels": labels, "frame": upright is not None, "rotation": grid_axes(grid),
+             "hindbrain": hindbrain(probs), "confidence": confidence(probs),
+             "symmetry": _plane_symmetry(field, upright)}
+    passes = [first] + [_frame_pass(predictor, normalised, grid, pose, probs, field) for pose in poses]
     best = _choose(passes)
-    if best is not passes[0]:
-        best = _refine(predictor, normalised, grid, best, min_angle_deg) or best
-    info = {"pose_angle_deg": round(best["angle"], 1), "confidence_first": round(passes[0]["confidence"], 4),
-            "hindbrain_first": round(passes[0]["hindbrain"], 4), "frames_tried": len(passes) - 1}
-    if best is passes[0]:
-        return grid, probs, labels, {**info, "pose": "upright" if upright else "first pass kept"}
-    info.update(confidence_posed=round(best["confidence"], 4), hindbrain_posed=round(best["hindbrain"], 4))
-    pr, labs = best["probs"], best["labels"]
-    if flips:
-        pr, labs = tta_mod.flip_tta(predictor, preprocess.to_model(normalised, best["grid"]), flips, keep_labels=True)
+    info = {"confidence_first": round(first["confidence"], 4), "hindbrain_first": round(first["hindbrain"], 4),
+            "frames_tried": len(passes) - 1}
+    if best is first:
+        return grid, probs, labels, {**info, "pose_angle_deg": 0.0,
+                                     "pose": "upright" if upright is not None else "first pass kept"}
+    best = _refine(predictor, normalised, best, min_angle_deg, field)
+    info.update(pose_angle_deg=round(angle_deg(best["rotation"], grid_axes(grid)), 1),
+                confidence_posed=round(best["confidence"], 4), hindbrain_posed=round(best["hindbrain"], 4))
+    pr, labs = tta_mod.flip_tta(predictor, preprocess.to_model(normalised, best["grid"]), flips, keep_labels=True)
     return best["grid"], pr, labs, {**info, "pose": "canonical frame"}
