@@ -78,7 +78,7 @@ def test_half_turns_share_axis_lines_and_are_proper():
 
     base = Pose(rotation=rotation_matrix([10.0, 20.0, 30.0]), origin=np.zeros(3))
     turns = half_turns(base)
-    assert len(turns) == 4 and turns[0].rotation is not None
+    assert len(turns) == 4
     np.testing.assert_allclose(turns[0].rotation, base.rotation)
     for t in turns:
         assert np.linalg.det(t.rotation) == pytest.approx(1.0)
