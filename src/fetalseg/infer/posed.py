@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .postprocess import label_map
 from .preprocess import ModelGrid
 
 __all__ = ["angle_deg", "label_frame", "frame_of", "candidate_frames", "posed_grid", "confidence", "hindbrain",
@@ -73,8 +74,8 @@ def _image_inputs(normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray, co
 
 def frame_of(normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray, coarse_mm: float = 2.0):
     """The head frame (:func:`fetalseg.pose.image_frame`) of the normalised input on ``grid``, inside the
-    brain of the first pass ``probs`` (C, *grid.shape), the anterior-posterior line from its cerebrum's
-    silhouette (:func:`_image_inputs`), signs nearest to ``grid``'s axes (None when the brain is too small);
+    brain of the first pass ``probs`` (C, *grid.shape; or its arg-max map), the anterior-posterior line from
+    its cerebrum's silhouette (:func:`_image_inputs`), signs nearest to ``grid``'s axes (None when the brain is too small);
     and the :class:`~fetalseg.pose.image_frame.ImageSymmetryField` (2 mm) that scores other planes alike."""
     from ..pose import image_frame
     from ..pose.image_frame import ImageSymmetryField
@@ -113,18 +114,19 @@ def posed_grid(pose, probs: np.ndarray, grid: ModelGrid, resolution_mm: float, d
     return ModelGrid(tuple(int(v) for v in n), affine, grid.input_shape, grid.input_affine)
 
 
-def confidence(probs: np.ndarray) -> float:
-    """Mean maximum class probability over the voxels whose arg-max is not background (0 if none)."""
+def confidence(probs: np.ndarray, label_map: np.ndarray | None = None) -> float:
+    """Mean maximum class probability over the voxels whose arg-max is not background (0 if none);
+    ``label_map``: that arg-max when already computed."""
     p = np.asarray(probs)
     top = p.max(axis=0)
-    fg = p.argmax(axis=0) > 0
+    fg = (p.argmax(axis=0) if label_map is None else np.asarray(label_map)) > 0
     return float(top[fg].mean()) if fg.any() else 0.0
 
 
 def _label_map(probs_or_labels: np.ndarray) -> np.ndarray:
     """The arg-max of probabilities (C, X, Y, Z), or a label map (X, Y, Z) as it is."""
     a = np.asarray(probs_or_labels)
-    return a if a.ndim == 3 else a.argmax(axis=0)
+    return a if a.ndim == 3 else label_map(a)[0]
 
 
 def hindbrain(probs: np.ndarray) -> float:
@@ -192,7 +194,7 @@ def _frame_pass(predictor, normalised: np.ndarray, grid: ModelGrid, pose, templa
     g = posed_grid(pose, template, grid, predictor.resolution_mm, predictor.divisor, min_shape=predictor.context)
     pr, labs = tta_mod.flip_tta(predictor, preprocess.to_model(normalised, g), (), keep_labels=True)
     return {"grid": g, "map": labs[0], "labels": labs, "frame": True, "rotation": pose.rotation,
-            "hindbrain": hindbrain(labs[0]), "confidence": confidence(pr), "symmetry": _plane_symmetry(field, pose)}
+            "hindbrain": hindbrain(labs[0]), "confidence": confidence(pr, labs[0]), "symmetry": _plane_symmetry(field, pose)}
 
 
 def _plane_symmetry(field, pose) -> float:
@@ -236,15 +238,16 @@ def repose(predictor, normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray
     from . import preprocess
     from . import tta as tta_mod
 
-    by_image, field = frame_of(normalised, grid, probs)
-    frames = [label_frame(probs, grid), by_image]
+    first_map = label_map(probs)[0]  # every score below reads the arg-max: take it once
+    by_image, field = frame_of(normalised, grid, first_map)
+    frames = [label_frame(first_map, grid), by_image]
     if frames == [None, None]:
         return grid, probs, labels, {"pose": "not found"}
     poses, upright = candidate_frames(frames, grid, min_angle_deg)
     first = {"grid": grid, "labels": labels, "frame": upright is not None, "rotation": grid_axes(grid),
-             "hindbrain": hindbrain(probs), "confidence": confidence(probs),
+             "hindbrain": hindbrain(first_map), "confidence": confidence(probs, first_map),
              "symmetry": _plane_symmetry(field, upright)}
-    passes = [first] + [_frame_pass(predictor, normalised, grid, pose, probs, field) for pose in poses]
+    passes = [first] + [_frame_pass(predictor, normalised, grid, pose, first_map, field) for pose in poses]
     best = _choose(passes)
     info = {"confidence_first": round(first["confidence"], 4), "hindbrain_first": round(first["hindbrain"], 4),
             "frames_tried": len(passes) - 1}
