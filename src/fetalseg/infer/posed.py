@@ -167,16 +167,9 @@ SYMMETRY_TIE = 0.05
 count as equally symmetric."""
 
 
-FIRST_MARGIN = 1.25
-"""A pass in another frame replaces the first pass only when it finds at least this multiple of the first pass's
-hindbrain share. Measured (leg-5 model, held-out atlas images, no TTA): the right frames of brains turned 90
-degrees found 1.5-1.6 times the first pass's share; on upright images under a strong bias field, frames 110-175
-degrees away found 1.04-1.19 times and, chosen, cost 0.39-0.51 Dice."""
-
-
 def _choose(passes: list[dict]) -> dict:
-    """The first pass (``passes[0]``) unless another finds ``FIRST_MARGIN`` times its hindbrain share; else, of
-    the passes made in a head frame (``p['frame']``) whose hindbrain share ties with the largest of all passes, those whose mid-sagittal plane is (within ``SYMMETRY_TIE``) the most symmetric in the image, and of
+    """Of the passes made in a head frame (``p['frame']``) whose hindbrain share ties with the largest of all
+    passes, those whose mid-sagittal plane is (within ``SYMMETRY_TIE``) the most symmetric in the image, and of
     these the most confident; else the first pass (a tilted brain's first pass finds most of its hindbrain
     too, but less of the rest, so it does not win ties against its frame).
 
@@ -184,8 +177,6 @@ def _choose(passes: list[dict]) -> dict:
     first pass's label frame found as much hindbrain as the right frame (3.0-3.6 %) and could be as confident
     (sub-sb33op: 0.689 against 0.684), but their plane is not the brain's plane of symmetry."""
     top = max(p["hindbrain"] for p in passes)
-    if top < FIRST_MARGIN * passes[0]["hindbrain"]:
-        return passes[0]
     tied = [p for p in passes if p["frame"] and p["hindbrain"] >= HINDBRAIN_TIE * top]
     if not tied:
         return passes[0]
