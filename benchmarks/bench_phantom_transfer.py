@@ -14,7 +14,8 @@ sub-sb33op) with ``fetalseg.segment`` (no test-time augmentation) and the FeTA D
 Goal: ``phantoms`` within 0.05 mean Dice of ``atlas``, and ``both`` at least as good as ``atlas``.
 
 Everything is written under ``--out`` (configs, the phantom cohort ``data/phantoms``, run folders
-``runs/NAME``, exported models, ``transfer.md``); an existing run folder is resumed, so the script can be stopped and restarted.
+``runs/NAME``, exported models, ``transfer.md``); an existing run folder is resumed, so the script can be
+stopped and restarted.
 From a fresh clone (the shared data in ``../shared``)::
 
     python benchmarks/bench_phantom_transfer.py --out ../runs/transfer [--steps 1500] [--runs atlas,phantoms,both]
@@ -145,7 +146,8 @@ def main(argv=None) -> None:
     for name in args.runs.split(","):
         results[name] = score(run(name, phantoms, args), cases)
     text = (f"phantoms: {args.pathology}; {args.steps} steps at {args.resolution:g} mm, {args.patch}^3 patches, "
-            f"network {json.dumps(NETWORK)}, seed {args.seed}; Dice on the real T2w of {', '.join(c[0] for c in cases)} (no TTA, no pose step)\n\n"
+            f"network {json.dumps(NETWORK)}, seed {args.seed}; "
+            f"Dice on the real T2w of {', '.join(c[0] for c in cases)} (no TTA, no pose step)\n\n"
             + table(results) + "\n")
     (args.out / "transfer.md").write_text(text)
     print(text)

@@ -75,8 +75,8 @@ def _image_inputs(normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray, co
 def frame_of(normalised: np.ndarray, grid: ModelGrid, probs: np.ndarray, coarse_mm: float = 2.0):
     """The head frame (:func:`fetalseg.pose.image_frame`) of the normalised input on ``grid``, inside the
     brain of the first pass ``probs`` (C, *grid.shape; or its arg-max map), the anterior-posterior line from
-    its cerebrum's silhouette (:func:`_image_inputs`), signs nearest to ``grid``'s axes (None when the brain is too small);
-    and the :class:`~fetalseg.pose.image_frame.ImageSymmetryField` (2 mm) that scores other planes alike."""
+    its cerebrum's silhouette (:func:`_image_inputs`), signs nearest to ``grid``'s axes (None when the brain is
+    too small); and the :class:`~fetalseg.pose.image_frame.ImageSymmetryField` (2 mm) that scores other planes alike."""
     from ..pose import image_frame
     from ..pose.image_frame import ImageSymmetryField
 
@@ -114,12 +114,12 @@ def posed_grid(pose, probs: np.ndarray, grid: ModelGrid, resolution_mm: float, d
     return ModelGrid(tuple(int(v) for v in n), affine, grid.input_shape, grid.input_affine)
 
 
-def confidence(probs: np.ndarray, label_map: np.ndarray | None = None) -> float:
+def confidence(probs: np.ndarray, labels: np.ndarray | None = None) -> float:
     """Mean maximum class probability over the voxels whose arg-max is not background (0 if none);
-    ``label_map``: that arg-max when already computed."""
+    ``labels``: that arg-max map when already computed."""
     p = np.asarray(probs)
     top = p.max(axis=0)
-    fg = (p.argmax(axis=0) if label_map is None else np.asarray(label_map)) > 0
+    fg = (p.argmax(axis=0) if labels is None else np.asarray(labels)) > 0
     return float(top[fg].mean()) if fg.any() else 0.0
 
 
@@ -194,7 +194,8 @@ def _frame_pass(predictor, normalised: np.ndarray, grid: ModelGrid, pose, templa
     g = posed_grid(pose, template, grid, predictor.resolution_mm, predictor.divisor, min_shape=predictor.context)
     pr, labs = tta_mod.flip_tta(predictor, preprocess.to_model(normalised, g), (), keep_labels=True)
     return {"grid": g, "map": labs[0], "labels": labs, "frame": True, "rotation": pose.rotation,
-            "hindbrain": hindbrain(labs[0]), "confidence": confidence(pr, labs[0]), "symmetry": _plane_symmetry(field, pose)}
+            "hindbrain": hindbrain(labs[0]), "confidence": confidence(pr, labs[0]),
+            "symmetry": _plane_symmetry(field, pose)}
 
 
 def _plane_symmetry(field, pose) -> float:
