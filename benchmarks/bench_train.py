@@ -74,7 +74,7 @@ def _swap_instance_norm(net) -> None:
     """Replace every InstanceNorm3d of ``net`` by a BatchNorm3d of the same width (in place)."""
     from torch import nn
 
-    for name, mod in list(net.named_modules()):
+    for mod in list(net.modules()):
         for child_name, child in list(mod.named_children()):
             if isinstance(child, nn.InstanceNorm3d):
                 setattr(mod, child_name, nn.BatchNorm3d(child.num_features))

@@ -139,3 +139,14 @@ def test_candidate_frames_skip_upright_and_near_duplicates(brain):
     for i, p in enumerate(poses):
         assert posed.angle_deg(p.rotation, np.eye(3)) >= 15.0
         assert all(posed.angle_deg(p.rotation, q.rotation) >= 20.0 for q in poses[:i])
+
+
+def test_confidence_brute_force():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(8), size=(6, 5, 4)).transpose(3, 0, 1, 2).astype(np.float32)
+    probs[:, 0, 0, 0] = np.eye(8)[0]  # a background voxel
+    fg = [(i, j, k) for i in range(6) for j in range(5) for k in range(4) if np.argmax(probs[:, i, j, k]) > 0]
+    want = np.mean([probs[:, i, j, k].max() for i, j, k in fg])
+    assert abs(posed.confidence(probs) - want) < 1e-6
+    assert abs(posed.confidence(probs, probs.argmax(axis=0)) - want) < 1e-6
+    assert posed.confidence(np.eye(8, dtype=np.float32)[0][:, None, None, None]) == 0.0  # no foreground

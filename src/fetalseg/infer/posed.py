@@ -118,8 +118,11 @@ def confidence(probs: np.ndarray, labels: np.ndarray | None = None) -> float:
     """Mean maximum class probability over the voxels whose arg-max is not background (0 if none);
     ``labels``: that arg-max map when already computed."""
     p = np.asarray(probs)
-    top = p.max(axis=0)
-    fg = (p.argmax(axis=0) if labels is None else np.asarray(labels)) > 0
+    if labels is None:
+        labels, top = label_map(p)  # arg-max and maximum in one pass
+    else:
+        top = p.max(axis=0)
+    fg = np.asarray(labels) > 0
     return float(top[fg].mean()) if fg.any() else 0.0
 
 
