@@ -62,7 +62,8 @@ def config(name: str, phantoms: Path, args) -> dict:
     """Training config of one run: same network, budget, seed and generator for every run."""
     return {"name": f"transfer-{name}", "seed": args.seed, "steps": args.steps, "batch_size": 1,
             "patch_size": [args.patch] * 3, "resolution_mm": args.resolution, "network": dict(NETWORK),
-            "source": "synth", "synth": {}, "datasets": datasets(name, phantoms),
+            "source": "synth", "synth": ({} if args.skull_strip is None else {"p_skull_strip": args.skull_strip}),
+            "datasets": datasets(name, phantoms),
             "validation": {"paths": [str(ATLAS)], "include": HELDOUT, "every": max(1, args.steps // 10)},
             "optim": {"name": "adamw", "lr": 0.002}, "checkpoint_every": max(1, args.steps // 20),
             "threads": args.threads}
@@ -127,6 +128,9 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--pathology", default=PHANTOM_ARGS[5],
                     help="the phantom cohort's pathology cycle (fetalseg phantom --pathology)")
+    ap.add_argument("--skull-strip", type=float, default=None,
+                    help="the generator's p_skull_strip (default: the generator's own): how often a sample shows the "
+                         "brain alone, as the skull-stripped atlas images do, rather than the whole head")
     ap.add_argument("--quick", action="store_true", help="smoke test: 4 phantoms, 3.2 mm, 32^3, one held-out case")
     args = ap.parse_args(argv)
     if not (ATLAS / "participants.tsv").exists():
@@ -145,8 +149,9 @@ def main(argv=None) -> None:
     results = {}
     for name in args.runs.split(","):
         results[name] = score(run(name, phantoms, args), cases)
-    text = (f"phantoms: {args.pathology}; {args.steps} steps at {args.resolution:g} mm, {args.patch}^3 patches, "
-            f"network {json.dumps(NETWORK)}, seed {args.seed}; "
+    strip = "" if args.skull_strip is None else f", p_skull_strip {args.skull_strip:g}"
+    text = (f"phantoms: {args.pathology}{strip}; {args.steps} steps at {args.resolution:g} mm, "
+            f"{args.patch}^3 patches, network {json.dumps(NETWORK)}, seed {args.seed}; "
             f"Dice on the real T2w of {', '.join(c[0] for c in cases)} (no TTA, no pose step)\n\n"
             + table(results) + "\n")
     (args.out / "transfer.md").write_text(text)

@@ -104,7 +104,7 @@ def _pass(hb, conf, frame=True, sym=0.9):
     return {"hindbrain": hb, "confidence": conf, "frame": frame, "symmetry": sym}
 
 
-def test_choose_prefers_hindbrain_then_frames_then_confidence():
+def test_choose_prefers_the_symmetry_plane_then_hindbrain_then_confidence():
     first, a, b = _pass(0.030, 0.80, frame=False), _pass(0.031, 0.70), _pass(0.010, 0.90)
     assert posed._choose([first, a, b]) is a  # ties with the top: a frame wins over the first pass
     first = _pass(0.040, 0.80, frame=False)
@@ -119,6 +119,17 @@ def test_choose_prefers_hindbrain_then_frames_then_confidence():
     right, wrong = _pass(0.036, 0.684, sym=0.90), _pass(0.037, 0.689, sym=0.60)
     assert posed._choose([_pass(0.02, 0.66, False), wrong, right]) is right
     assert posed._choose([_pass(0.02, 0.66, False), wrong, _pass(0.036, 0.684, sym=0.62)]).get("symmetry") == 0.60
+    # the plane decides before the hindbrain (held-out atlas turned 90 degrees, leg-5 model): a half-turn in a
+    # wrong plane finding 11 % more hindbrain than the right frame loses
+    right, wrong = _pass(0.0381, 0.797, sym=0.793), _pass(0.0424, 0.748, sym=0.628)
+    assert posed._choose([_pass(0.0256, 0.744, False), wrong, right]) is right
+    assert posed._choose([_pass(0.0256, 0.744, False), wrong]) is wrong  # no better plane on offer
+    # an upright first pass keeps its place against a tied half-turn unless that one is clearly more confident
+    first, turned = _pass(0.0356, 0.764), _pass(0.0356, 0.772)
+    assert posed._choose([first, turned]) is first  # T1-like sub-sb33op: +0.008
+    first, turned = _pass(0.0399, 0.770), _pass(0.0389, 0.811)
+    assert posed._choose([first, turned]) is turned  # turned 180 degrees about z: +0.041
+    assert posed._choose([_pass(0.0312, 0.830), _pass(0.0469, 0.800)])["hindbrain"] == 0.0469  # not tied
 
 
 def test_candidate_frames_skip_upright_and_near_duplicates(brain):

@@ -6,7 +6,10 @@ such a map can be most symmetric about a wrong plane (measured with the default 
 image turned 90 degrees about the vertical axis: the label plane was 82 degrees off). The image of a brain is
 symmetric about its own mid-sagittal plane whatever the labels say, so this module scores planes by the
 correlation of the image with its reflection, over sample points of a brain mask (a first segmentation's
-foreground: only its outline matters).
+foreground: only its outline matters). The image is first divided by its local mean inside the mask
+(:func:`flatten`): a smooth multiplicative bias field is not symmetric about the mid-sagittal plane, and measured
+with the benchmark's strong bias field on upright held-out atlas images, the raw correlation about the true plane
+fell to -0.26 while a plane 70-110 degrees off scored 0.81.
 
 The sign of the anterior-posterior and inferior-superior axes cannot be read from symmetry: :func:`image_frame`
 returns the right-handed frame nearest to a reference frame, and :func:`half_turns` the four frames that share
@@ -22,7 +25,38 @@ from .estimate import silhouette_axis
 from .frame import Pose
 from .symmetry import reflect, search_midsagittal
 
-__all__ = ["ImageSymmetryField", "image_frame", "half_turns"]
+__all__ = ["ImageSymmetryField", "flatten", "image_frame", "half_turns"]
+
+FLATTEN_MM = 8.0
+"""Scale (Gaussian sigma, mm) of the local mean the image is divided by before symmetry is scored: larger than
+the 1-3 mm smoothing of the scores, smaller than the variation of fetal MRI bias fields over a 60-110 mm brain."""
+
+
+def flatten(image: np.ndarray, mask: np.ndarray, spacing, sigma_mm: float = FLATTEN_MM) -> np.ndarray:
+    """``image`` divided by its Gaussian-weighted local mean over ``mask`` (``sigma_mm``), 0 outside ``mask``.
+
+    Parameters
+    ----------
+    image : ndarray (X, Y, Z), float, non-negative
+    mask : ndarray (X, Y, Z), bool
+    spacing : sequence of 3 floats
+        Voxel size (mm).
+    sigma_mm : float
+        Scale of the local mean (mm); a multiplicative field that varies slowly on this scale cancels.
+
+    Returns
+    -------
+    ndarray (X, Y, Z), float32: about 1 on average inside ``mask``; local means are normalised convolutions
+    (weighted by the smoothed mask), so the mask's edge is not darkened.
+    """
+    mask = np.asarray(mask, bool)
+    values = np.where(mask, np.asarray(image, np.float32), 0.0).astype(np.float32)
+    sig = float(sigma_mm) / np.asarray(spacing, float)
+    num = ndimage.gaussian_filter(values, sig, mode="constant", truncate=3.0)
+    den = ndimage.gaussian_filter(mask.astype(np.float32), sig, mode="constant", truncate=3.0)
+    level = num / np.maximum(den, 1e-6)
+    floor = 1e-3 * float(values[mask].mean()) if mask.any() else 1.0
+    return np.where(mask, values / np.maximum(level, max(floor, 1e-12)), 0.0).astype(np.float32)
 
 
 class ImageSymmetryField:
@@ -30,8 +64,8 @@ class ImageSymmetryField:
 
     Parameters
     ----------
-    image : ndarray (X, Y, Z), float
-        Intensities (any contrast; the score is a correlation).
+    image : ndarray (X, Y, Z), float, non-negative
+        Intensities (any contrast; the score is a correlation), flattened first (:func:`flatten`).
     mask : ndarray (X, Y, Z), bool
         Brain mask on the same grid; the image is zeroed outside it, so the mask's outline counts too.
     affine : ndarray (4, 4)
@@ -54,7 +88,7 @@ class ImageSymmetryField:
         lo = np.maximum(idx.min(axis=0) - margin, 0)
         hi = np.minimum(idx.max(axis=0) + 1 + margin, mask.shape)
         box = tuple(slice(a, b) for a, b in zip(lo, hi))
-        values = np.where(mask[box], np.asarray(image, np.float32)[box], 0.0).astype(np.float32)
+        values = flatten(np.asarray(image, np.float32)[box], mask[box], spacing)
         self.field = ndimage.gaussian_filter(values, sigma_mm / spacing, mode="constant", truncate=3.0)
         crop = affine.copy()
         crop[:3, 3] = affine[:3, :3] @ lo + affine[:3, 3]
