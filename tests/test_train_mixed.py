@@ -181,3 +181,47 @@ def test_half_precision_model_file_loads_as_float32_close_to_the_original(tmp_pa
     with torch.no_grad():
         a, b = net(x), loaded(x)
     assert float((a - b).abs().max()) < 1e-2 * float(a.abs().max())
+
+
+def test_subclasses_reach_the_training_pools(tmp_path):
+    """``datasets[].subclasses``: each map is split into intensity sub-classes at load (parents unchanged); with
+    ``subclass_images`` by k-means on the T2w beside it, so a sub-class follows the image's intensity."""
+    import nibabel as nib
+    import yaml
+
+    from fetalseg.synth import STRIDE
+    from fetalseg.train import TrainConfig
+    from fetalseg.train.data import SynthSource
+
+    cfg_path = tiny_config(tmp_path, steps=2)
+    bids = _with_images(tmp_path)
+    for t2 in bids.glob("sub-*/anat/*_T2w.nii.gz"):  # intensity rising along x inside every label
+        img = nib.load(str(t2))
+        data = np.asarray(img.dataobj, np.float32)
+        data = data + np.linspace(0.0, 60.0, data.shape[0], dtype=np.float32)[:, None, None] * (data > 0)
+        nib.save(nib.Nifti1Image(data, img.affine), str(t2))
+    raw = yaml.safe_load(cfg_path.read_text())
+    base = {"name": "m", "paths": [str(bids)], "convention": "feta"}
+
+    def pools(**spec):
+        raw["datasets"] = [{**base, **spec}]
+        return [p.numpy().astype(int) for p in SynthSource.from_config(TrainConfig.from_dict(raw)).pools[0]]
+
+    plain, by_image, smooth = pools(), pools(subclasses=3), pools(subclasses=3, subclass_images=False)
+    for a, b, c in zip(plain, by_image, smooth):
+        np.testing.assert_array_equal(b % STRIDE, a)
+        np.testing.assert_array_equal(c % STRIDE, a)
+    assert any((b >= STRIDE).any() for b in by_image) and any((c >= STRIDE).any() for c in smooth)
+    assert all(b.max() < 256 for b in by_image)  # the pools are uint8
+    ordered = 0
+    for a, b in zip(plain, by_image):
+        x = np.arange(a.shape[0])[:, None, None] * np.ones_like(a)
+        for parent in (2, 3, 4):
+            ks = sorted({int(v) // STRIDE for v in np.unique(b[a == parent])})
+            if len(ks) > 1:  # k-means by intensity = by x here: sub-class centres move along x in order
+                xs = [float(x[b == parent + STRIDE * k].mean()) for k in ks]
+                assert xs == sorted(xs), (parent, xs)
+                ordered += 1
+    assert ordered > 0
+    with pytest.raises(InputError, match="subclasses"):
+        pools(subclasses=7)

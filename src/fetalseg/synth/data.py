@@ -35,7 +35,7 @@ def guess_convention(path: str | os.PathLike) -> str:
 
 
 def load_label_maps(paths, convention: str | None = "feta", *, subclasses: bool = False, n_max: int = 6,
-                    seed: int = 0):
+                    seed: int = 0, use_images: bool = True):
     """Read label maps and return them as :class:`fetalseg.io.Image` in the generation convention.
 
     Parameters
@@ -47,8 +47,8 @@ def load_label_maps(paths, convention: str | None = "feta", *, subclasses: bool 
     subclasses : bool
         Return sub-class maps instead (int16, ``parent + 16 k``, see
         :func:`fetalseg.synth.make_subclasses`): k-means on the matching ``*_T2w`` image
-        (:func:`matching_image`, same grid) when there is one, else smooth partitions; map ``i`` uses
-        seed ``seed + i``.
+        (:func:`matching_image`, same grid) when there is one and ``use_images``, else smooth partitions;
+        map ``i`` uses seed ``seed + i``.
     n_max : int
         Maximum sub-classes per label (1-6).
 
@@ -73,7 +73,7 @@ def load_label_maps(paths, convention: str | None = "feta", *, subclasses: bool 
             from .subclasses import make_subclasses
 
             ref = None
-            t2 = matching_image(p)
+            t2 = matching_image(p) if use_images else None
             if t2 is not None:
                 ref_img = load_image(t2)
                 if ref_img.shape == img.shape and np.allclose(ref_img.affine, img.affine, atol=1e-3):

@@ -40,6 +40,14 @@ class DatasetSpec:
     images: bool = False
     """``source: mixed`` only: the T2w image next to each label map (``*_T2w`` beside ``*_dseg``) is also
     used as a real training image (spatial + intensity augmentation, :mod:`fetalseg.synth.real`)."""
+    subclasses: int = 0
+    """Split each label into up to this many intensity sub-classes (1-6; 0: off), fixed per map when the maps
+    are loaded (:func:`fetalseg.synth.make_subclasses`, SynthSeg's sub-clusters): each gets its own random
+    Gaussian, so a label is no longer one intensity (the subplate and intermediate zone of the white matter,
+    say). By k-means on the T2w next to each map when ``subclass_images`` and there is one on the same grid,
+    else by smooth random partitions."""
+    subclass_images: bool = True
+    """Whether k-means may use the T2w next to a map (turn off for noisy simulated images, e.g. phantoms)."""
 
 
 @dataclass
@@ -137,6 +145,8 @@ class TrainConfig:
         for d in self.datasets:
             if d.weight <= 0:
                 raise _bad(f"dataset {d.name or d.paths} weight must be > 0")
+            if not 0 <= d.subclasses <= 6:
+                raise _bad(f"dataset {d.name or d.paths} subclasses must be in 0..6, got {d.subclasses}")
             if not d.paths:
                 raise _bad("every dataset needs paths")
         from ..nets import NetConfig

@@ -158,7 +158,10 @@ class SynthSource:
         for k, spec in enumerate(cfg.datasets):
             files = dataset_files(spec)
             all_files += files
-            maps = [to_resolution(im, cfg.resolution_mm) for im in load_label_maps(files, spec.convention)]
+            loaded = load_label_maps(files, spec.convention, subclasses=spec.subclasses > 0,
+                                     n_max=max(1, spec.subclasses), seed=cfg.seed + 1000 * k,
+                                     use_images=spec.subclass_images)
+            maps = [to_resolution(im, cfg.resolution_mm) for im in loaded]
             pools.append([torch.from_numpy(np.ascontiguousarray(im.data)).to(torch.uint8) for im in maps])
             reals.append([real_image(f, m) if mixed and spec.images else None for f, m in zip(files, maps)])
         map_weights = None
