@@ -232,7 +232,8 @@ def _plane_symmetry(field, pose) -> float:
 
 def _refine(predictor, normalised: np.ndarray, best: dict, min_angle_deg: float, field) -> dict:
     """``best``, or a pass in the label frame of its own segmentation when that frame is at least
-    ``min_angle_deg`` from it and ties with it (:func:`_choose`). The image frame's anterior-posterior line
+    ``min_angle_deg`` from it and ties with it (:func:`_choose`, the new pass in the first pass's place: kept
+    unless ``best`` is clearly more confident). The image frame's anterior-posterior line
     comes from a first pass that may have called the hindbrain cerebrum (tilting the silhouette); the chosen
     pass has found the hindbrain, so its labels give the sharper frame."""
     pose = label_frame(best["map"], best["grid"])
