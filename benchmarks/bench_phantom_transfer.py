@@ -69,13 +69,14 @@ def config(name: str, phantoms: Path, args) -> dict:
             "threads": args.threads}
 
 
-def run(name: str, phantoms: Path, args) -> Path:
-    """Train (or resume) one run and export its best checkpoint; returns the model path."""
+def run(name: str, cfg_dict: dict, args) -> Path:
+    """Train (or resume) one run of config ``cfg_dict`` under ``args.out`` and export its best checkpoint;
+    returns the model path."""
     import yaml
 
     out = args.out / "runs" / name
     cfg = args.out / f"{name}.yaml"
-    cfg.write_text(yaml.safe_dump(config(name, phantoms, args), sort_keys=False))
+    cfg.write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
     done = out / "summary.json"
     if not done.exists():
         _fetalseg("train", str(cfg), "-o", str(out), "--no-progress", *(["--resume"] if out.exists() else []))
@@ -148,7 +149,7 @@ def main(argv=None) -> None:
     cases = held_out_cases()[:1 if args.quick else None]
     results = {}
     for name in args.runs.split(","):
-        results[name] = score(run(name, phantoms, args), cases)
+        results[name] = score(run(name, config(name, phantoms, args), args), cases)
     strip = "" if args.skull_strip is None else f", p_skull_strip {args.skull_strip:g}"
     text = (f"phantoms: {args.pathology}{strip}; {args.steps} steps at {args.resolution:g} mm, "
             f"{args.patch}^3 patches, network {json.dumps(NETWORK)}, seed {args.seed}; "
