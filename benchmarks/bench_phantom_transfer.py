@@ -49,24 +49,35 @@ def _fetalseg(*args: str) -> None:
     subprocess.run(cmd, check=True)
 
 
+def atlas_dataset(**extra) -> dict:
+    """The shared atlas's training label maps (the held-out time points excluded), with ``extra`` keys."""
+    return {"name": "sb-atlas", "paths": [str(ATLAS)], "labels_key": "desc-withcc_dseg", "convention": "withcc",
+            "exclude": list(HELDOUT), **extra}
+
+
 def datasets(name: str, phantoms: Path) -> list[dict]:
     """The training datasets of a run (absolute paths)."""
-    atlas = {"name": "sb-atlas", "paths": [str(ATLAS)], "labels_key": "desc-withcc_dseg", "convention": "withcc",
-             "exclude": HELDOUT}
+    atlas = atlas_dataset()
     ph = {"name": "phantoms", "paths": [str(phantoms)], "labels_key": "desc-generation_dseg",
           "convention": "generation"}
     return {"atlas": [atlas], "phantoms": [ph], "both": [atlas, ph]}[name]
 
 
+def run_config(name: str, data: list[dict], args, **extra) -> dict:
+    """A benchmark run's training config: the small network, ``args``' budget, grid, patch and seed, validation
+    on the held-out atlas time points; ``extra`` keys (``source``, ``synth``, ...) override or add."""
+    return {"name": name, "seed": args.seed, "steps": args.steps, "batch_size": 1,
+            "patch_size": [args.patch] * 3, "resolution_mm": args.resolution, "network": dict(NETWORK),
+            "source": "synth", "datasets": data,
+            "validation": {"paths": [str(ATLAS)], "include": list(HELDOUT), "every": max(1, args.steps // 10)},
+            "optim": {"name": "adamw", "lr": 0.002}, "checkpoint_every": max(1, args.steps // 20),
+            "threads": args.threads, **extra}
+
+
 def config(name: str, phantoms: Path, args) -> dict:
     """Training config of one run: same network, budget, seed and generator for every run."""
-    return {"name": f"transfer-{name}", "seed": args.seed, "steps": args.steps, "batch_size": 1,
-            "patch_size": [args.patch] * 3, "resolution_mm": args.resolution, "network": dict(NETWORK),
-            "source": "synth", "synth": ({} if args.skull_strip is None else {"p_skull_strip": args.skull_strip}),
-            "datasets": datasets(name, phantoms),
-            "validation": {"paths": [str(ATLAS)], "include": HELDOUT, "every": max(1, args.steps // 10)},
-            "optim": {"name": "adamw", "lr": 0.002}, "checkpoint_every": max(1, args.steps // 20),
-            "threads": args.threads}
+    synth = {} if args.skull_strip is None else {"p_skull_strip": args.skull_strip}
+    return run_config(f"transfer-{name}", datasets(name, phantoms), args, synth=synth)
 
 
 def run(name: str, cfg_dict: dict, args) -> Path:
@@ -107,6 +118,13 @@ def held_out_cases():
 
     subs = {s.id: s for s in discover(ATLAS, require="both")}
     return [(i, load_image(subs[i].t2w), load_image(subs[i].dseg, labels=FETA).data) for i in HELDOUT]
+
+
+def n_training_maps() -> int:
+    """How many atlas label maps the atlas runs train on (all with a T2w and labels, less the held-out)."""
+    from fetalseg.datasets import discover
+
+    return sum(s.id not in HELDOUT for s in discover(ATLAS, require="both"))
 
 
 def table(results: dict[str, dict[str, np.ndarray]]) -> str:

@@ -35,21 +35,16 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from bench_model import perturbations  # noqa: E402
-from bench_phantom_transfer import ATLAS, HELDOUT, NAMES, NETWORK, held_out_cases, run, score  # noqa: E402
+from bench_phantom_transfer import (ATLAS, NAMES, NETWORK, atlas_dataset, held_out_cases, n_training_maps,  # noqa: E402
+                                    run, run_config, score)
 
 RUNS = ("synth", "mixed")
 
 
 def config(name: str, args) -> dict:
     """Training config of one run: only ``source`` (and the maps' images flag) differ between runs."""
-    atlas = {"name": "sb-atlas", "paths": [str(ATLAS)], "labels_key": "desc-withcc_dseg", "convention": "withcc",
-             "exclude": list(HELDOUT), "images": name == "mixed"}
-    return {"name": f"source-{name}", "seed": args.seed, "steps": args.steps, "batch_size": 1,
-            "patch_size": [args.patch] * 3, "resolution_mm": args.resolution, "network": dict(NETWORK),
-            "source": name, "real_fraction": args.real_fraction, "datasets": [atlas],
-            "validation": {"paths": [str(ATLAS)], "include": list(HELDOUT), "every": max(1, args.steps // 10)},
-            "optim": {"name": "adamw", "lr": 0.002}, "checkpoint_every": max(1, args.steps // 20),
-            "threads": args.threads}
+    return run_config(f"source-{name}", [atlas_dataset(images=name == "mixed")], args, source=name,
+                      real_fraction=args.real_fraction)
 
 
 def robustness_cases(cases, quick: bool) -> dict[str, list]:
@@ -112,7 +107,8 @@ def main(argv=None) -> None:
         model = run(name, config(name, args), args)
         results[name] = {i: score(model, c) for i, c in inputs.items()}
     text = (f"{args.steps} steps at {args.resolution:g} mm, {args.patch}^3 patches, network {NETWORK}, seed "
-            f"{args.seed}, mixed real fraction {args.real_fraction:g}; 12 training atlas maps; Dice on the real T2w "
+            f"{args.seed}, mixed real fraction {args.real_fraction:g}; {n_training_maps()} training atlas maps; Dice on the "
+            f"real T2w "
             f"of {', '.join(c[0] for c in cases)} (no TTA, no pose step)\n\n" + table(results) + "\n")
     (args.out / "source.md").write_text(text)
     print(text)
