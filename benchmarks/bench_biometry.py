@@ -1,24 +1,27 @@
 """Benchmark: biometry (LCC HV bBIP sBIP TCD) against phantom truth, the GA baseline, atlases, rotations.
 
 Held-out phantom cohort (seeds 1000+, never used by tests nor to measure the fusion's image error SD,
-which comes from seeds 2000+; GA 20-38, all five pathologies,
+which comes from seeds 2000+ and 2100+; GA 20-38, all five pathologies,
 sites siteA-siteE, 0.8 mm): MAPE (FeTA 2024: absolute percentage error per case and measure,
 averaged) of the geometric measurement from the true FeTA labels, from the generation labels
 (callosum and skull labelled), and from ``fetalseg.segment`` with the shipped model; against the
 GA baseline on the same cohort (the packaged norms' mean, and a leave-one-out linear regression
-on the cohort's truth); fused estimates with the shipped image error SDs; this cohort's per-measure error SD;
+on the cohort's truth); fused estimates with the shipped image error models (fitted by ``fit_fusion.py`` on seeds 2000+ and
+2100+); this cohort's per-measure error SD;
 mid-sagittal plane and AP-axis errors on rotated copies (up to 30 degrees about each axis);
 the spread of measurements between rotated and upright copies; seconds per subject.
 Shared sb-atlas volumes (when ../shared is present): each measure with its z-score, from the
 withcc labels (callosum label) and the FeTA labels, and rotated copies.
 
 Run: ``python benchmarks/bench_biometry.py [--n 20] [--no-segment] [--atlas-rotations 3] [--chart docs/x.png]
-[--seed-base 1000] [--skip-atlas] [--skip-phantoms]``.
+[--seed-base 1000] [--skip-atlas] [--skip-phantoms] [--dump rows.json]``; ``--dump`` keeps each phantom's truth
+and measurements (true labels, segmented) for fitting the fusion's image error model offline.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -28,8 +31,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import numpy as np  # noqa: E402
 
 from fetalseg.biometry.baseline import default_baseline, fit_baseline  # noqa: E402
-from fetalseg.biometry.context import IMAGE_ERROR_SD, fuse, normative  # noqa: E402
+from fetalseg.biometry.context import normative  # noqa: E402
 from fetalseg.biometry.evaluate import mape  # noqa: E402
+from fetalseg.biometry.fusion import IMAGE_ERROR, fuse  # noqa: E402
 from fetalseg.biometry.measure import MEASURES, measure_biometry  # noqa: E402
 from fetalseg.pose import rotate_image  # noqa: E402
 
@@ -91,9 +95,9 @@ def _loo_linear(rows) -> dict[str, dict[str, float]]:
     return out
 
 
-def _fused(rows, key, kind_sd) -> dict[str, dict[str, float]]:
+def _fused(rows, key, errors) -> dict[str, dict[str, float]]:
     base = default_baseline()
-    return {r["id"]: {m: fuse(r[key][m], kind_sd[m], base.predict(m, r["ga"]), base.spread(m, r["ga"]))[0]
+    return {r["id"]: {m: fuse(r[key][m], errors[m], base.predict(m, r["ga"]), base.spread(m, r["ga"]))[0]
                       for m in MEASURES} for r in rows}
 
 
@@ -112,7 +116,7 @@ def _print_mape(name, res) -> None:
     print(f"| {name} | {cells} | **{res['overall']:.2f}** | {miss} |")
 
 
-def phantom_section(n: int, segment: bool, seed_base: int) -> None:
+def phantom_section(n: int, segment: bool, seed_base: int, dump: str | None = None) -> None:
     rng = np.random.default_rng(seed_base)
     gas = np.round(np.linspace(20, 38, n) + rng.uniform(-0.4, 0.4, n), 1).clip(20, 38)
     rows = []
@@ -120,6 +124,9 @@ def phantom_section(n: int, segment: bool, seed_base: int) -> None:
         rows.append(_cohort_row(i, float(ga), segment, rng, seed_base))
         print(f"  {rows[-1]['id']} {rows[-1]['pathology']:6s} GA {ga:4.1f}: measure {rows[-1]['t_measure']:.1f} s"
               + (f", segment {rows[-1]['t_segment']:.1f} s" if segment else ""), flush=True)
+    if dump:
+        keep = ("id", "ga", "pathology", "truth", "labels", "generation", "segmented")
+        Path(dump).write_text(json.dumps([{k: r[k] for k in keep if k in r} for r in rows], indent=1))
     truth = _table(rows, "truth")
     base = default_baseline()
     norms_pred = {r["id"]: {m: base.predict(m, r["ga"]) for m in MEASURES} for r in rows}
@@ -134,7 +141,7 @@ def phantom_section(n: int, segment: bool, seed_base: int) -> None:
     _print_mape("GA baseline: packaged norms' mean", mape(norms_pred, truth))
     _print_mape("GA baseline: linear fit on the cohort (leave-one-out)", mape(_loo_linear(rows), truth))
     sd_lab = _err_sd(rows, "labels")
-    shipped = IMAGE_ERROR_SD
+    shipped = IMAGE_ERROR
     _print_mape("fused (true FeTA labels + norms prior)", mape(_fused(rows, "labels", shipped["labels"]), truth))
     if segment:
         sd_seg = _err_sd(rows, "segmented")
@@ -216,12 +223,13 @@ def main() -> None:
     ap.add_argument("--skip-phantoms", action="store_true")
     ap.add_argument("--skip-atlas", action="store_true")
     ap.add_argument("--seed-base", type=int, default=1000,
-                    help="phantom seeds seed_base + i (1000: evaluation cohort; 2000: the cohort that measured "
-                         "IMAGE_ERROR_SD)")
+                    help="phantom seeds seed_base + i (1000: evaluation cohort; 2000 and 2100: the cohorts that "
+                         "fitted fusion.IMAGE_ERROR, see fit_fusion.py)")
+    ap.add_argument("--dump", default=None, help="write the phantom rows (truth, measurements) to this JSON file")
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     if not args.skip_phantoms:
-        phantom_section(args.n, not args.no_segment, args.seed_base)
+        phantom_section(args.n, not args.no_segment, args.seed_base, args.dump)
     if not args.skip_atlas:
         atlas_section(args.atlas_rotations, args.chart)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")

@@ -1,5 +1,5 @@
 """fetalseg.biometry: measurements against phantom truth and toy shapes, NaN reasons, baseline,
-centile maths, fusion, MAPE."""
+centile maths, MAPE (fusion: test_biometry_fusion.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from biometry_helpers import midline_height, toy_brain
 
 from fetalseg import norms
 from fetalseg.biometry.baseline import default_baseline, fit_baseline, load_baseline
-from fetalseg.biometry.context import fuse, normative
+from fetalseg.biometry.context import normative
 from fetalseg.biometry.evaluate import mape
 from fetalseg.biometry.measure import MEASURES, measure_biometry
 from fetalseg.pose import rotate_image
@@ -121,15 +121,6 @@ def test_centile_maths_by_hand():
     assert normative("bBIP", 66.3303 + 2.0 * 2.604, 30.0)["flag"] == "high"
     nan = normative("LCC", float("nan"), 30.0)
     assert math.isnan(nan["z"]) and nan["flag"] is None
-
-
-def test_fusion_by_hand():
-    fused, w, src = fuse(70.0, 1.0, 66.0, 2.0)  # w = 4 / (4 + 1)
-    assert w == pytest.approx(0.8) and fused == pytest.approx(69.2) and src == "fused"
-    fused, w, src = fuse(70.0, 0.1, 66.0, 3.0)
-    assert src == "image" and fused == pytest.approx(70.0, abs=0.01)
-    fused, w, src = fuse(float("nan"), 1.0, 66.0, 2.0)
-    assert math.isnan(fused) and src == "missing"  # never replaced by the prior
 
 
 def test_baseline_fit_recovers_a_known_line(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 
 from fetalseg.io import Image
 from fetalseg.pose import Pose, estimate_pose, from_canonical, reflect, rotate_image, to_canonical
+from fetalseg.pose.symmetry import find_midsagittal
 
 from biometry_helpers import toy_brain as _toy_brain
 
@@ -75,3 +76,34 @@ def test_plane_within_3_degrees_on_rotated_phantoms(ga, pathology, seed, angles)
     assert _angle(pose.normal, r[:, 0]) < 3.0
     assert _angle(pose.rotation[:, 1], r[:, 1]) < 5.0
     assert pose.rotation[:, 1] @ r[:, 1] > 0.9 and pose.rotation[:, 2] @ r[:, 2] > 0.9
+
+
+def _young_brain_missing_a_ventricle(shape=(48, 48, 44)):
+    """A round cerebrum (as symmetric front-back as left-right, flat below), one lateral ventricle only
+    (as an automatic segmentation that missed the other), deep grey matter anterior, cerebellum and
+    brainstem posterior; the mid-sagittal plane is x = centre."""
+    idx = np.stack(np.meshgrid(*[np.arange(s) for s in shape], indexing="ij"), axis=-1).astype(float)
+    x, y, z = np.moveaxis(idx - (np.asarray(shape) - 1) / 2, -1, 0)
+    lab = np.zeros(shape, np.uint8)
+    lab[((x / 17) ** 2 + (y / 17) ** 2 + (z / 14) ** 2 <= 1) & (z > -6)] = 2
+    lab[((x / 15) ** 2 + (y / 15) ** 2 + (z / 12) ** 2 <= 1) & (z > -4)] = 3
+    lab[((x - 6) / 5) ** 2 + (y / 10) ** 2 + ((z - 2) / 5) ** 2 <= 1] = 4
+    lab[((np.abs(x) - 4) / 2.5) ** 2 + ((y - 6) / 2.5) ** 2 + (z / 2.5) ** 2 <= 1] = 6
+    lab[(x / 5) ** 2 + ((y + 11) / 2.5) ** 2 + ((z + 9) / 2.5) ** 2 <= 1] = 5
+    lab[(x / 2) ** 2 + ((y + 4) / 2) ** 2 + ((z + 10) / 3) ** 2 <= 1] = 7
+    return lab
+
+
+def test_label_weighted_symmetry_survives_a_missed_ventricle():
+    # by volume the cortex and white matter outvote the small lateralised structures, and the one-sided
+    # ventricle tips the choice to the coronal plane; with equal label weights the hindbrain and deep grey
+    # matter keep the mid-sagittal plane
+    lab = _young_brain_missing_a_ventricle()
+    affine = np.diag([1.6, 1.6, 1.6, 1.0])
+    centre = (np.argwhere(lab > 1) * 1.6).mean(axis=0)
+    n_volume = find_midsagittal(lab, affine, centre, weighting="volume")[0]
+    n_label = find_midsagittal(lab, affine, centre)[0]
+    assert _angle(n_volume, [0.0, 1.0, 0.0]) < 3.0  # the failure this guards against is real here
+    assert _angle(n_label, [1.0, 0.0, 0.0]) < 3.0
+    with pytest.raises(ValueError, match="weighting"):
+        find_midsagittal(lab, affine, centre, weighting="area")

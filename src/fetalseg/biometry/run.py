@@ -12,7 +12,8 @@ from ..errors import InputError
 from ..io import Image, is_nifti_path, load_image, save_image, write_bytes, write_text
 from .baseline import GABaseline, default_baseline
 from .chart import growth_chart_png
-from .context import IMAGE_ERROR_SD, fuse, normative
+from .context import normative
+from .fusion import IMAGE_ERROR, fuse
 from .formats import dumps, feta_tsv, landmark_image, subject_record
 from .measure import MEASURES, Biometry, measure_biometry
 
@@ -107,12 +108,12 @@ def _labels(case: Case, convention: str, model) -> tuple[Image, np.ndarray, str,
 
 
 def biometry_context(bio: Biometry, ga: float, baseline: GABaseline, error_kind: str) -> dict:
-    """Per measure: GA-baseline value, fused value (precision-weighted) and its source, normative
+    """Per measure: GA-baseline value, fused value (:func:`fusion.fuse`) and its source, normative
     z-score, centile and flag of the image value."""
     out = {}
     for m in MEASURES:
         prior, psd = baseline.predict(m, ga), baseline.spread(m, ga)
-        fused, w, src = fuse(bio.values[m], IMAGE_ERROR_SD[error_kind][m], prior, psd)
+        fused, w, src = fuse(bio.values[m], IMAGE_ERROR[error_kind][m], prior, psd)
         norm = normative(m, bio.values[m], ga)
         out[m] = {"ga_baseline_mm": prior, "ga_baseline_sd_mm": psd, "fused_mm": fused, "image_weight": w,
                   "fused_source": src, **norm}

@@ -46,7 +46,9 @@ def grid_axes(grid: ModelGrid) -> np.ndarray:
 def label_frame(probs: np.ndarray, grid: ModelGrid, coarse_mm: float = 1.6):
     """The :class:`~fetalseg.pose.Pose` of the arg-max of ``probs`` (C, *grid.shape; or that label map) on
     ``grid`` (label symmetry, :func:`fetalseg.pose.estimate_pose`) on a grid subsampled to about
-    ``coarse_mm``; None when it cannot be found (no cerebrum or hindbrain)."""
+    ``coarse_mm``; None when it cannot be found (no cerebrum or hindbrain). The symmetry score weights the
+    labels by volume, as when the shipped models' pose benchmarks were measured (the label-weighted default
+    of :func:`~fetalseg.pose.estimate_pose`, which biometry uses, is not yet measured for this step)."""
     from ..pose import estimate_pose
 
     labels = _label_map(probs).astype(np.uint8)
@@ -54,7 +56,7 @@ def label_frame(probs: np.ndarray, grid: ModelGrid, coarse_mm: float = 1.6):
     aff = np.asarray(grid.affine, float).copy()
     aff[:3, :3] = aff[:3, :3] * k
     try:
-        return estimate_pose(labels[::k, ::k, ::k], aff)
+        return estimate_pose(labels[::k, ::k, ::k], aff, weighting="volume")
     except ValueError:
         return None
 

@@ -58,7 +58,8 @@ def _in_plane_axes(cerebrum: np.ndarray, hind: np.ndarray, cb: np.ndarray, norma
     return ap, si, centre
 
 
-def estimate_pose(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None = None) -> Pose:
+def estimate_pose(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None = None, *,
+                  weighting: str = "label") -> Pose:
     """Canonical head frame of a fetal brain from its FeTA label map.
 
     Parameters
@@ -71,6 +72,9 @@ def estimate_pose(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | No
     image : ndarray (X, Y, Z), optional
         The T2w image on the same grid. Accepted for API stability; the current estimator uses the
         labels only (their symmetry is sharper than the image's).
+    weighting : {'label', 'volume'}
+        How the labels share the mid-sagittal symmetry score (:class:`~fetalseg.pose.symmetry.SymmetryField`):
+        'label' (default) is robust to an automatic segmentation that misses one ventricle.
 
     Returns
     -------
@@ -101,7 +105,7 @@ def estimate_pose(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | No
     if not hind_mask.any():
         raise ValueError("labels has no cerebellum or brainstem (FeTA labels 5, 7): the axes cannot be oriented")
     centre = _world_points(np.isin(labels, BRAIN), affine, 200000).mean(axis=0)
-    normal, offset, score, info = find_midsagittal(labels, affine, centre)
+    normal, offset, score, info = find_midsagittal(labels, affine, centre, weighting=weighting)
     cer = _world_points(cer_mask, affine)
     pixel = float(np.sqrt((affine[:3, :3] ** 2).sum(axis=0)).min())
     ap, si, c = _in_plane_axes(cer, _world_points(hind_mask, affine, 50000), _world_points(labels == 5, affine, 50000),

@@ -1,8 +1,9 @@
 """The mid-sagittal plane as the plane of best left-right symmetry of a label map.
 
-Score of a plane (unit normal ``n``, offset ``d``: points ``p`` with ``n . p = d``, world mm): the
-mean, over sample points ``p`` of the brain, of the smoothed indicator of ``p``'s own label at the
-mirror point ``p - 2 (n . p - d) n``; 1 for a perfectly symmetric map. The search scores a
+Score of a plane (unit normal ``n``, offset ``d``: points ``p`` with ``n . p = d``, world mm): per
+label, the mean over its sample points ``p`` of its smoothed indicator at the mirror point
+``p - 2 (n . p - d) n``, averaged over the labels (equal weights by default, or by volume); 1 for a
+perfectly symmetric map. The search scores a
 Fibonacci half-sphere of normals through the brain centroid, then refines the best few with
 Nelder-Mead over two tilt angles and the offset, first on coarse then on fine smoothing.
 """
@@ -71,33 +72,46 @@ class SymmetryField:
         Sample points kept (every k-th brain voxel, deterministic).
     use : tuple of int
         Labels scored (default: the brain, FeTA 2-7).
+    weighting : {'label', 'volume'}
+        'label' (default): each label present gets an equal share of the points and of the score,
+        so that the small, strongly lateralised structures (cerebellum, deep grey matter,
+        brainstem, ventricles) vote as much as the cortex and white matter. A young brain's
+        cerebrum is nearly as symmetric about the coronal plane as about the mid-sagittal one;
+        under 'volume' (points and score in proportion to each label's volume) an automatic
+        segmentation that misses one ventricle then scores the coronal plane best.
     """
 
     def __init__(self, labels: np.ndarray, affine: np.ndarray, sigma_mm: float, max_points: int,
-                 use=(2, 3, 4, 5, 6, 7)) -> None:
+                 use=(2, 3, 4, 5, 6, 7), weighting: str = "label") -> None:
+        if weighting not in ("label", "volume"):
+            raise ValueError(f"weighting must be 'label' or 'volume', got {weighting!r}")
         labels, affine = _crop_reduce(np.asarray(labels), np.asarray(affine, dtype=np.float64), use, sigma_mm)
         spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
         self.inv = np.linalg.inv(affine)
         self.fields: dict[int, np.ndarray] = {}
         self.points: dict[int, np.ndarray] = {}
-        present = [v for v in range(labels.shape[0]) if labels[v].any()]
+        self.weights: dict[int, float] = {}
+        present = [v for v in range(labels.shape[0]) if (labels[v] >= 0.5).any()]
         total = sum(float(labels[v].sum()) for v in present)
         for v in present:
             self.fields[use[v]] = ndimage.gaussian_filter(labels[v], sigma_mm / spacing, mode="constant", truncate=3.0)
             idx = np.argwhere(labels[v] >= 0.5)
-            keep = max(1, int(round(max_points * float(labels[v].sum()) / total)))
-            idx = idx[:: max(1, int(np.ceil(len(idx) / keep)))]
+            share = 1.0 / len(present) if weighting == "label" else float(labels[v].sum()) / total
+            idx = idx[:: max(1, int(np.ceil(len(idx) / max(1, int(round(max_points * share))))))]
             self.points[use[v]] = idx @ affine[:3, :3].T + affine[:3, 3]
+            self.weights[use[v]] = 1.0 if weighting == "label" else float(len(idx))  # 'volume': every point alike
         self.n_points = sum(len(p) for p in self.points.values())
 
     def score(self, normal: np.ndarray, offset: float) -> float:
-        """Mean reflected agreement (0-1) for the plane ``normal . p = offset``."""
+        """Reflected agreement (0-1) for the plane ``normal . p = offset``: per label the mean, over its
+        sample points, of its smoothed indicator at the mirror points, combined with the label weights."""
         acc = 0.0
         for v, pts in self.points.items():
             q = reflect(pts, normal, offset)
             vox = q @ self.inv[:3, :3].T + self.inv[:3, 3]
-            acc += float(ndimage.map_coordinates(self.fields[v], vox.T, order=1, mode="constant", cval=0.0).sum())
-        return acc / max(self.n_points, 1)
+            vals = ndimage.map_coordinates(self.fields[v], vox.T, order=1, mode="constant", cval=0.0)
+            acc += self.weights[v] * float(vals.mean())
+        return acc / max(sum(self.weights.values()), 1e-12)
 
 
 def _tangent_basis(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +164,7 @@ def search_midsagittal(make_field, centre: np.ndarray, *, n_directions: int = 16
 
 
 def find_midsagittal(labels: np.ndarray, affine: np.ndarray, centre: np.ndarray, *, n_directions: int = 160,
-                     keep: int = 2) -> tuple[np.ndarray, float, float, dict]:
+                     keep: int = 2, weighting: str = "label") -> tuple[np.ndarray, float, float, dict]:
     """Mid-sagittal plane of a FeTA label map (label symmetry, :class:`SymmetryField`).
 
     Parameters
@@ -163,6 +177,8 @@ def find_midsagittal(labels: np.ndarray, affine: np.ndarray, centre: np.ndarray,
         Normals tried by the coarse search (half-sphere).
     keep : int
         Coarse candidates refined.
+    weighting : {'label', 'volume'}
+        How the labels share the score (:class:`SymmetryField`).
 
     Returns
     -------
@@ -170,5 +186,6 @@ def find_midsagittal(labels: np.ndarray, affine: np.ndarray, centre: np.ndarray,
     """
     if not np.isin(labels, (2, 3, 4, 5, 6, 7)).any():
         raise ValueError("labels has no brain voxels (FeTA labels 2-7)")
-    return search_midsagittal(lambda sigma, points: SymmetryField(labels, affine, sigma_mm=sigma, max_points=points),
-                              centre, n_directions=n_directions, keep=keep)
+    return search_midsagittal(
+        lambda sigma, points: SymmetryField(labels, affine, sigma_mm=sigma, max_points=points, weighting=weighting),
+        centre, n_directions=n_directions, keep=keep)
