@@ -1,12 +1,12 @@
 """Benchmark: biometry (LCC HV bBIP sBIP TCD) against phantom truth, the GA baseline, atlases, rotations.
 
-Held-out phantom cohort (seeds 1000+, never used by tests nor to measure the fusion's image error SD,
-which comes from seeds 2000+ and 2100+; GA 20-38, all five pathologies,
+Held-out phantom cohort (seeds 1000+, never used by tests nor to fit the fusion models,
+which come from seeds 2000+ and 2100+; GA 20-38, all five pathologies,
 sites siteA-siteE, 0.8 mm): MAPE (FeTA 2024: absolute percentage error per case and measure,
 averaged) of the geometric measurement from the true FeTA labels, from the generation labels
 (callosum and skull labelled), and from ``fetalseg.segment`` with the shipped model; against the
 GA baseline on the same cohort (the packaged norms' mean, and a leave-one-out linear regression
-on the cohort's truth); fused estimates with the shipped image error models (fitted by ``fit_fusion.py`` on seeds 2000+ and
+on the cohort's truth); fused estimates with the shipped fusion models (fitted by ``fit_fusion.py`` on seeds 2000+ and
 2100+); this cohort's per-measure error SD;
 mid-sagittal plane and AP-axis errors on rotated copies (up to 30 degrees about each axis);
 the spread of measurements between rotated and upright copies; seconds per subject.
@@ -14,8 +14,9 @@ Shared sb-atlas volumes (when ../shared is present): each measure with its z-sco
 withcc labels (callosum label) and the FeTA labels, and rotated copies.
 
 Run: ``python benchmarks/bench_biometry.py [--n 20] [--no-segment] [--atlas-rotations 3] [--chart docs/x.png]
-[--seed-base 1000] [--skip-atlas] [--skip-phantoms] [--dump rows.json]``; ``--dump`` keeps each phantom's truth
-and measurements (true labels, segmented) for fitting the fusion's image error model offline.
+[--seed-base 1000] [--skip-atlas] [--skip-phantoms] [--dump rows.json] [--rescore rows.json]``; ``--dump`` keeps
+each phantom's truth and measurements (true labels, segmented) for fitting the fusion models offline
+(``fit_fusion.py``); ``--rescore`` prints the MAPE tables of such a file with the current fusion models.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np  # noqa: E402
 from fetalseg.biometry.baseline import default_baseline, fit_baseline  # noqa: E402
 from fetalseg.biometry.context import normative  # noqa: E402
 from fetalseg.biometry.evaluate import mape  # noqa: E402
-from fetalseg.biometry.fusion import IMAGE_ERROR, fuse  # noqa: E402
+from fetalseg.biometry.fusion import FUSION, fuse  # noqa: E402
 from fetalseg.biometry.measure import MEASURES, measure_biometry  # noqa: E402
 from fetalseg.pose import rotate_image  # noqa: E402
 
@@ -95,9 +96,9 @@ def _loo_linear(rows) -> dict[str, dict[str, float]]:
     return out
 
 
-def _fused(rows, key, errors) -> dict[str, dict[str, float]]:
+def _fused(rows, key, models) -> dict[str, dict[str, float]]:
     base = default_baseline()
-    return {r["id"]: {m: fuse(r[key][m], errors[m], base.predict(m, r["ga"]), base.spread(m, r["ga"]))[0]
+    return {r["id"]: {m: fuse(r[key][m], models[m], base.predict(m, r["ga"]), base.spread(m, r["ga"]))[0]
                       for m in MEASURES} for r in rows}
 
 
@@ -116,7 +117,7 @@ def _print_mape(name, res) -> None:
     print(f"| {name} | {cells} | **{res['overall']:.2f}** | {miss} |")
 
 
-def phantom_section(n: int, segment: bool, seed_base: int, dump: str | None = None) -> None:
+def _cohort(n: int, segment: bool, seed_base: int, dump: str | None) -> list[dict]:
     rng = np.random.default_rng(seed_base)
     gas = np.round(np.linspace(20, 38, n) + rng.uniform(-0.4, 0.4, n), 1).clip(20, 38)
     rows = []
@@ -127,6 +128,13 @@ def phantom_section(n: int, segment: bool, seed_base: int, dump: str | None = No
     if dump:
         keep = ("id", "ga", "pathology", "truth", "labels", "generation", "segmented")
         Path(dump).write_text(json.dumps([{k: r[k] for k in keep if k in r} for r in rows], indent=1))
+    return rows
+
+
+def phantom_section(rows: list[dict]) -> None:
+    """MAPE tables of a cohort's rows; the plane, rotation and timing lines when the rows have them (not
+    when re-scored from a ``--dump`` file)."""
+    n, segment = len(rows), all("segmented" in r for r in rows)
     truth = _table(rows, "truth")
     base = default_baseline()
     norms_pred = {r["id"]: {m: base.predict(m, r["ga"]) for m in MEASURES} for r in rows}
@@ -141,7 +149,7 @@ def phantom_section(n: int, segment: bool, seed_base: int, dump: str | None = No
     _print_mape("GA baseline: packaged norms' mean", mape(norms_pred, truth))
     _print_mape("GA baseline: linear fit on the cohort (leave-one-out)", mape(_loo_linear(rows), truth))
     sd_lab = _err_sd(rows, "labels")
-    shipped = IMAGE_ERROR
+    shipped = FUSION
     _print_mape("fused (true FeTA labels + norms prior)", mape(_fused(rows, "labels", shipped["labels"]), truth))
     if segment:
         sd_seg = _err_sd(rows, "segmented")
@@ -151,6 +159,8 @@ def phantom_section(n: int, segment: bool, seed_base: int, dump: str | None = No
     if segment:
         print("Image error SD (mm), segmented: " + ", ".join(f"{m} {v:.2f}" for m, v in sd_seg.items()))
     acc = [r for r in rows if r["pathology"] == "acc"]
+    if "plane_err" not in rows[0]:
+        return
     print(f"Callosal agenesis: LCC NaN from FeTA labels in {sum(np.isnan(r['labels']['LCC']) for r in acc)}/{len(acc)}, "
           f"from generation labels in {sum(np.isnan(r['generation']['LCC']) for r in acc)}/{len(acc)}")
     pe = np.array([r["plane_err"] for r in rows])
@@ -224,12 +234,16 @@ def main() -> None:
     ap.add_argument("--skip-atlas", action="store_true")
     ap.add_argument("--seed-base", type=int, default=1000,
                     help="phantom seeds seed_base + i (1000: evaluation cohort; 2000 and 2100: the cohorts that "
-                         "fitted fusion.IMAGE_ERROR, see fit_fusion.py)")
+                         "fitted fusion.FUSION, see fit_fusion.py)")
     ap.add_argument("--dump", default=None, help="write the phantom rows (truth, measurements) to this JSON file")
+    ap.add_argument("--rescore", default=None,
+                    help="print the MAPE tables of a --dump file with the current fusion models (no segmenting)")
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
-    if not args.skip_phantoms:
-        phantom_section(args.n, not args.no_segment, args.seed_base, args.dump)
+    if args.rescore:
+        phantom_section(json.loads(Path(args.rescore).read_text()))
+    elif not args.skip_phantoms:
+        phantom_section(_cohort(args.n, not args.no_segment, args.seed_base, args.dump))
     if not args.skip_atlas:
         atlas_section(args.atlas_rotations, args.chart)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from fetalseg.biometry.fusion import IMAGE_ERROR, ImageError, fit_image_error, fuse
+from fetalseg.biometry.fusion import FUSION, ImageError, LogRegression, fit_image_error, fit_log_regression, fuse, select_fusion
 
 
 def test_one_gaussian_is_the_precision_weighted_average_on_the_log_scale():
@@ -68,10 +68,41 @@ def test_fit_recovers_a_known_mixture_and_prefers_one_gaussian_when_true():
     assert one.means[0] == pytest.approx(0.02, abs=0.005) and one.sds[0] == pytest.approx(0.04, abs=0.005)
 
 
-def test_shipped_error_models_cover_every_measure():
+def test_log_regression_recovers_known_coefficients_and_reports_its_image_weight():
+    rng = np.random.default_rng(1)
+    mu = rng.uniform(10, 80, 200)
+    truth = mu * np.exp(rng.normal(0, 0.08, mu.size))
+    measured = np.exp(0.3 + np.log(truth) / 0.6)  # a size-dependent error: log m = 0.3 + log t / 0.6
+    fit = fit_log_regression(measured, truth, mu)  # exact inverse: log t = -0.18 + 0.6 log m
+    assert (fit.intercept, fit.image, fit.prior) == pytest.approx((-0.18, 0.6, 0.0), abs=1e-6)
+    fused, w, src = fuse(float(measured[0]), fit, float(mu[0]), 3.0)
+    assert fused == pytest.approx(truth[0], rel=1e-6) and w == pytest.approx(0.6) and src == "fused"
+    with pytest.raises(ValueError, match="at least 5"):
+        fit_log_regression([1.0] * 4, [1.0] * 4, [1.0] * 4)
+
+
+def test_selection_picks_the_model_that_the_data_follow():
+    rng = np.random.default_rng(2)
+    mu = rng.uniform(10, 80, 40)
+    sd = 0.06 * mu
+    truth = mu * np.exp(rng.normal(0, 0.06, mu.size))
+    exact = truth * np.exp(rng.normal(0, 0.002, mu.size))  # an image far more precise than the prior
+    model, loo = select_fusion(exact, truth, mu, sd)
+    assert model is None and loo["image"] == min(loo.values())
+    shrunk = np.exp(0.5 + 0.7 * np.log(truth))  # a size-dependent bias only a regression undoes
+    model, loo = select_fusion(shrunk, truth, mu, sd)
+    assert isinstance(model, LogRegression) and loo["regression"] < 0.5 < loo["image"]
+    outliers = truth * np.exp(np.where(np.arange(mu.size) % 4 == 0, 0.5, rng.normal(0, 0.01, mu.size)))
+    model, loo = select_fusion(outliers, truth, mu, sd)  # one case in four off by +65 %
+    assert isinstance(model, ImageError) and loo["mixture"] < loo["regression"] and loo["mixture"] < loo["image"]
+
+
+def test_shipped_models_cover_every_measure():
     for kind in ("labels", "segmented"):
-        assert set(IMAGE_ERROR[kind]) == {"LCC", "HV", "bBIP", "sBIP", "TCD"}
-    # given labels measure far more precisely than an automatic segmentation; None: image value as it is
-    for m, err in IMAGE_ERROR["labels"].items():
-        assert err is None or err.rms() < IMAGE_ERROR["segmented"][m].rms()
+        assert set(FUSION[kind]) == {"LCC", "HV", "bBIP", "sBIP", "TCD"}
+        for m, model in FUSION[kind].items():
+            assert model is None or isinstance(model, (ImageError, LogRegression))
+            if model is not None:  # any estimate stays within a plausible factor of image and prior
+                fused = fuse(30.0, model, 32.0, 2.0)[0]
+                assert 20.0 < fused < 45.0
     assert fuse(61.5, None, 66.0, 2.0) == (61.5, 1.0, "image")

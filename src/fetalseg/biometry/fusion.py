@@ -1,33 +1,38 @@
-"""Fusion of an image measurement with the GA prior under a heavy-tailed image error model.
+"""Fusion of an image measurement with the GA prior, calibrated on phantoms with known truth.
 
 Conventions
 -----------
 - Measurements, prior means and prior SDs are in mm; GA in weeks.
-- The image error is modelled on the log scale, ``e = log(measured / truth)``: errors grow with
-  the structure (a 20-week vermis is 6 mm, a 38-week one 25 mm), so one relative model serves
-  every GA, and a fused value is always positive.
-- The error model (:class:`ImageError`) is a Gaussian mixture on ``e``: weights ``pi_k``, means
-  ``b_k`` (systematic bias, e.g. a model that cuts the vermis short) and SDs ``s_k``. A single
-  Gaussian fits measurements from given labels; measurements from an automatic segmentation have
-  a core of small errors plus gross failures (a missed vermis, the fornix taken for the callosum),
-  which a wide second component absorbs. Fitted with scikit-learn's ``GaussianMixture`` (EM), the
-  number of components chosen by BIC (:func:`fit_image_error`).
+- Everything is on the log scale: errors grow with the structure (a 20-week vermis is 6 mm, a
+  38-week one 25 mm), so one relative model serves every GA, and a fused value is positive.
 - The GA prior on ``log truth`` is normal with mean ``log mu`` and SD ``s0 = sigma / mu`` (delta
   method), ``mu`` and ``sigma`` the baseline's mean and SD at the subject's GA.
+- The image weight reported with a fused value is its elasticity ``d log fused / d log image``:
+  1 for the image alone, 0 for the prior alone. Source 'image' when it is >= 0.95, 'prior' below
+  0.05, else 'fused'.
 
-Posterior
----------
-Given ``y = log measured``, component ``k`` has marginal likelihood
-``N(y; log mu + b_k, sqrt(s0^2 + s_k^2))`` and posterior mean
-``log mu + w_k (y - b_k - log mu)`` with ``w_k = s0^2 / (s0^2 + s_k^2)`` (the precision weight).
-The responsibilities ``r_k`` are proportional to ``pi_k`` times that likelihood. The fused value
-is ``exp`` of the posterior mean of ``log truth`` (the mixture of the component means), and the
-reported image weight is ``sum_k r_k w_k``: near 1 when the measurement agrees with a precise
-core, near 0 when it is a gross outlier or the image is no more precise than the prior. With one
-component of zero bias this is the classical precision-weighted average, on the log scale.
+Three models per measure, chosen on calibration phantoms by leave-one-out MAPE
+(:func:`select_fusion`):
 
-Reference: the conjugate normal update with a finite-mixture (contaminated normal) likelihood,
-e.g. Gelman et al., *Bayesian Data Analysis*, 3rd ed., ch. 17 (robust inference).
+``None``
+    the image value as it is (fusion measured not to help: a precise measurement).
+:class:`ImageError`
+    a Gaussian mixture of the image error ``e = log(measured / truth)`` (weights ``pi_k``, biases
+    ``b_k``, SDs ``s_k``; EM by scikit-learn's ``GaussianMixture``, 1 or 2 components by BIC,
+    :func:`fit_image_error`) combined with the prior by Bayes' rule. Given ``y = log measured``,
+    component ``k`` has marginal likelihood ``N(y; log mu + b_k, sqrt(s0^2 + s_k^2))`` and posterior
+    mean ``log mu + w_k (y - b_k - log mu)``, ``w_k = s0^2 / (s0^2 + s_k^2)``; the responsibilities
+    ``r_k`` are proportional to ``pi_k`` times that likelihood, the fused value is ``exp`` of the
+    posterior mean, the image weight ``sum_k r_k w_k``. A measurement that agrees with a precise
+    core is trusted; a gross outlier (a wide or shifted component) falls back to the prior. With one
+    component of zero bias this is the classical precision-weighted average. Reference: the
+    conjugate normal update with a finite-mixture likelihood, e.g. Gelman et al., *Bayesian Data
+    Analysis*, 3rd ed., ch. 17.
+:class:`LogRegression`
+    ``log fused = a + b log measured + c log mu`` by least squares (:func:`fit_log_regression`):
+    a precision-weighted average is the case ``a = 0, b + c = 1``; the regression also corrects an
+    image error that depends on size (a model that segments a small cerebellum proportionally
+    shorter than a large one). The image weight is ``b``.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ImageError", "fit_image_error", "fuse", "IMAGE_ERROR"]
+__all__ = ["ImageError", "LogRegression", "fit_image_error", "fit_log_regression", "select_fusion", "fuse", "FUSION"]
 
 IMAGE_WEIGHT_IMAGE, IMAGE_WEIGHT_PRIOR = 0.95, 0.05
 """Source 'image' when the image weight is at least 0.95, 'prior' below 0.05, else 'fused'."""
@@ -107,21 +112,58 @@ def fit_image_error(measured, truth, max_components: int = 2, min_sd: float = 0.
                       tuple(float(math.sqrt(best.covariances_[i])) for i in order))
 
 
-def fuse(value: float, error: ImageError | None, prior_mean: float, prior_sd: float) -> tuple[float, float, str]:
-    """Posterior estimate (mm) of the truth from an image measurement ``value`` (mm) with error
-    model ``error`` and a normal GA prior (``prior_mean``, ``prior_sd``, mm); see the module docstring.
+@dataclass(frozen=True)
+class LogRegression:
+    """``log fused = intercept + image * log measured + prior * log prior_mean`` (mm in, mm out)."""
+
+    intercept: float
+    image: float
+    prior: float
+
+    def predict(self, value: float, prior_mean: float) -> float:
+        return math.exp(self.intercept + self.image * math.log(value) + self.prior * math.log(prior_mean))
+
+
+def fit_log_regression(measured, truth, prior_mean) -> LogRegression:
+    """Least-squares :class:`LogRegression` of ``log truth`` on ``log measured`` and ``log prior_mean``
+    (mm, same length; pairs with a NaN or non-positive value dropped; at least 5 left)."""
+    m, t, mu = (np.asarray(a, dtype=float).ravel() for a in (measured, truth, prior_mean))
+    if not (m.shape == t.shape == mu.shape):
+        raise ValueError(f"measured, truth and prior_mean differ in size: {m.size}, {t.size}, {mu.size}")
+    ok = np.isfinite(m) & np.isfinite(t) & np.isfinite(mu) & (m > 0) & (t > 0) & (mu > 0)
+    if ok.sum() < 5:
+        raise ValueError(f"need at least 5 finite positive triples, got {int(ok.sum())}")
+    x = np.stack([np.ones(int(ok.sum())), np.log(m[ok]), np.log(mu[ok])], axis=1)
+    coef = np.linalg.lstsq(x, np.log(t[ok]), rcond=None)[0]
+    return LogRegression(*(float(c) for c in coef))
+
+
+FusionModel = ImageError | LogRegression | None
+
+
+def fuse(value: float, model: FusionModel, prior_mean: float, prior_sd: float) -> tuple[float, float, str]:
+    """Estimate (mm) of the truth from an image measurement ``value`` (mm), a fusion ``model`` and
+    a normal GA prior (``prior_mean``, ``prior_sd``, mm); see the module docstring.
 
     Returns ``(fused, image_weight, source)``, source 'image', 'fused' or 'prior' by the image
-    weight. ``error=None`` (fusion measured not to help) returns the image value itself, weight 1.
-    A NaN (or non-positive) image value stays NaN with source 'missing': an absent structure is
-    never replaced by the prior.
+    weight. ``model=None`` returns the image value itself, weight 1. A NaN (or non-positive) image
+    value stays NaN with source 'missing': an absent structure is never replaced by the prior.
     """
     if not (math.isfinite(value) and value > 0):
         return float("nan"), 0.0, "missing"
-    if error is None:
-        return float(value), 1.0, "image"
     if not (prior_mean > 0 and prior_sd > 0):
         raise ValueError(f"prior_mean and prior_sd must be positive, got {prior_mean}, {prior_sd}")
+    if model is None:
+        return float(value), 1.0, "image"
+    if isinstance(model, LogRegression):
+        fused, weight = model.predict(value, prior_mean), model.image
+    else:
+        fused, weight = _posterior(value, model, prior_mean, prior_sd)
+    source = "image" if weight >= IMAGE_WEIGHT_IMAGE else "prior" if weight < IMAGE_WEIGHT_PRIOR else "fused"
+    return fused, float(weight), source
+
+
+def _posterior(value: float, error: ImageError, prior_mean: float, prior_sd: float) -> tuple[float, float]:
     mu0, s0 = math.log(prior_mean), prior_sd / prior_mean
     y = math.log(value)
     pi, b, s = (np.asarray(a, dtype=float) for a in (error.weights, error.means, error.sds))
@@ -130,33 +172,63 @@ def fuse(value: float, error: ImageError | None, prior_mean: float, prior_sd: fl
     r = np.exp(loglik - loglik.max())
     r /= r.sum()
     w = s0 * s0 / var
-    post = float(np.sum(r * (mu0 + w * (y - b - mu0))))
-    weight = float(np.sum(r * w))
-    source = "image" if weight >= IMAGE_WEIGHT_IMAGE else "prior" if weight < IMAGE_WEIGHT_PRIOR else "fused"
-    return math.exp(post), weight, source
+    return math.exp(float(np.sum(r * (mu0 + w * (y - b - mu0))))), float(np.sum(r * w))
 
 
-IMAGE_ERROR: dict[str, dict[str, ImageError | None]] = {
+def _mape(estimates, truth) -> float:
+    e, t = np.asarray(estimates, dtype=float), np.asarray(truth, dtype=float)
+    ok = np.isfinite(t)
+    return float(np.mean(np.abs(e[ok] - t[ok]) / t[ok]) * 100.0)
+
+
+def select_fusion(measured, truth, prior_mean, prior_sd, min_sd: float = 0.01) -> tuple[FusionModel, dict]:
+    """Choose and fit the fusion model of one measure on calibration cases (mm; arrays of one length).
+
+    Candidates: the image alone (``None``), :class:`ImageError` (``min_sd``, 1-2 components) and
+    :class:`LogRegression`. Each is scored by leave-one-out MAPE (%) over the cases whose truth and
+    measurement are finite (refitted without the case, the case estimated); the lowest wins and is
+    refitted on all cases. Returns ``(model, {'image': MAPE, 'mixture': MAPE, 'regression': MAPE})``.
+    """
+    m, t, mu, sd = (np.asarray(a, dtype=float).ravel() for a in (measured, truth, prior_mean, prior_sd))
+    if not (m.shape == t.shape == mu.shape == sd.shape):
+        raise ValueError("measured, truth, prior_mean and prior_sd must have one length")
+    ok = np.flatnonzero(np.isfinite(m) & np.isfinite(t) & (m > 0) & (t > 0))
+    if ok.size < 6:
+        raise ValueError(f"need at least 6 cases with a finite measurement and truth, got {ok.size}")
+    fits = {"mixture": lambda k: fit_image_error(m[k], t[k], min_sd=min_sd),
+            "regression": lambda k: fit_log_regression(m[k], t[k], mu[k])}
+    loo = {name: np.empty(ok.size) for name in fits}
+    for j, i in enumerate(ok):
+        rest = np.setdiff1d(ok, [i])
+        for name, fit in fits.items():
+            loo[name][j] = fuse(m[i], fit(rest), mu[i], sd[i])[0]
+    scores = {"image": _mape(m[ok], t[ok]), **{name: _mape(v, t[ok]) for name, v in loo.items()}}
+    best = min(scores, key=scores.get)
+    return (None if best == "image" else fits[best](ok)), scores
+
+
+FUSION: dict[str, dict[str, FusionModel]] = {
     "labels": {
-        "LCC": ImageError((1.0000,), (0.0019,), (0.0120,)),  # MAPE % raw 0.84, fused 0.78
-        "HV": ImageError((0.0333, 0.9667,), (0.1737, 0.0061,), (0.0050, 0.0283,)),  # MAPE % raw 2.90, fused 2.45
-        "bBIP": None,  # MAPE % raw 0.54, fused 0.57; fitted ImageError((1.0000,), (0.0012,), (0.0085,))
-        "sBIP": ImageError((1.0000,), (0.0026,), (0.0093,)),  # MAPE % raw 0.74, fused 0.69
-        "TCD": None,  # MAPE % raw 0.95, fused 1.15; fitted ImageError((1.0000,), (-0.0039,), (0.0126,))
+        "LCC": ImageError((1.0000,), (0.0019,), (0.0120,)),  # LOO MAPE % image 0.84, mixture 0.83, regression 0.86
+        "HV": ImageError((0.0333, 0.9667,), (0.1742, 0.0066,), (0.0050, 0.0291,)),  # LOO MAPE % image 2.95, mixture 2.62, regression 2.73
+        "bBIP": None,  # LOO MAPE % image 0.54, mixture 0.59, regression 0.62
+        "sBIP": ImageError((1.0000,), (0.0026,), (0.0093,)),  # LOO MAPE % image 0.75, mixture 0.71, regression 0.72
+        "TCD": LogRegression(0.0597, 0.9548, 0.0284),  # LOO MAPE % image 0.95, mixture 1.18, regression 0.91
     },
     "segmented": {
-        "LCC": ImageError((0.3319, 0.6681,), (0.5239, -0.0206,), (0.0926, 0.1253,)),  # MAPE % raw 28.45, fused 4.37
-        "HV": ImageError((0.1650, 0.8350,), (0.1290, -0.2932,), (0.0425, 0.1211,)),  # MAPE % raw 23.08, fused 5.19
-        "bBIP": ImageError((0.8000, 0.2000,), (-0.0165, 0.1706,), (0.0262, 0.0327,)),  # MAPE % raw 5.70, fused 2.39
-        "sBIP": ImageError((0.2000, 0.8000,), (0.1566, -0.0110,), (0.0230, 0.0263,)),  # MAPE % raw 5.13, fused 3.37
-        "TCD": ImageError((0.2000, 0.8000,), (-0.8112, -0.0737,), (0.0574, 0.0943,)),  # MAPE % raw 16.47, fused 5.40
+        "LCC": LogRegression(0.0157, 0.0061, 0.9805),  # LOO MAPE % image 13.97, mixture 4.56, regression 4.53
+        "HV": LogRegression(-0.4722, 0.3596, 0.8276),  # LOO MAPE % image 21.00, mixture 8.16, regression 6.98
+        "bBIP": LogRegression(-0.1453, 0.9329, 0.1047),  # LOO MAPE % image 2.44, mixture 2.53, regression 2.07
+        "sBIP": LogRegression(0.1244, 0.9244, 0.0475),  # LOO MAPE % image 1.90, mixture 2.73, regression 1.83
+        "TCD": LogRegression(0.6172, 0.6149, 0.2174),  # LOO MAPE % image 8.39, mixture 5.88, regression 2.97
     },
 }
-"""Image error models per kind: 'labels', the geometric measurement from given FeTA labels; 'segmented',
-from labels by ``fetalseg.segment`` with the shipped model (leg 7, default pipeline). Fitted by
-``benchmarks/fit_fusion.py`` on 30 calibration phantoms (``bench_biometry.py --seed-base
-2000 --n 15`` and ``--seed-base 2100 --n 15``; GA 20-38, all pathologies, 5 sites); the evaluation cohort
-uses seeds 1000+. Segmented: a second component holds the gross failures (about 1 in 5 phantoms: brain
-width +17 %, cerebellum -55 %, callosum +69 %, from one failure mode at GA 20-28), and the vermis is
-measured about 25 % short. ``None``: fusion did not lower the calibration MAPE, the image value is
-used as it is (given labels: bBIP and TCD). Re-fit whenever the default model changes."""
+"""Fusion model per kind and measure: 'labels', the geometric measurement from given FeTA labels;
+'segmented', from labels by ``fetalseg.segment`` with the shipped model (leg 7, default pipeline).
+Chosen and fitted by ``benchmarks/fit_fusion.py`` (:func:`select_fusion`, leave-one-out MAPE) on 30
+calibration phantoms (``bench_biometry.py --seed-base 2000 --n 15`` and ``--seed-base 2100 --n 15``;
+GA 20-38, all pathologies, 5 sites); the evaluation cohort uses seeds 1000+. Segmented: the
+vermis is measured about 25 % short and levels off near 12-13 mm after 30 weeks, the cerebellum
+proportionally shorter in young brains (the regressions' image slopes 0.36 and 0.61); the
+callosum's measurement does not beat the prior (slope 0.01). Re-fit whenever the default model
+changes."""

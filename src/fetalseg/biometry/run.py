@@ -13,7 +13,7 @@ from ..io import Image, is_nifti_path, load_image, save_image, write_bytes, writ
 from .baseline import GABaseline, default_baseline
 from .chart import growth_chart_png
 from .context import normative
-from .fusion import IMAGE_ERROR, fuse
+from .fusion import FUSION, fuse
 from .formats import dumps, feta_tsv, landmark_image, subject_record
 from .measure import MEASURES, Biometry, measure_biometry
 
@@ -113,7 +113,7 @@ def biometry_context(bio: Biometry, ga: float, baseline: GABaseline, error_kind:
     out = {}
     for m in MEASURES:
         prior, psd = baseline.predict(m, ga), baseline.spread(m, ga)
-        fused, w, src = fuse(bio.values[m], IMAGE_ERROR[error_kind][m], prior, psd)
+        fused, w, src = fuse(bio.values[m], FUSION[error_kind][m], prior, psd)
         norm = normative(m, bio.values[m], ga)
         out[m] = {"ga_baseline_mm": prior, "ga_baseline_sd_mm": psd, "fused_mm": fused, "image_weight": w,
                   "fused_source": src, **norm}
