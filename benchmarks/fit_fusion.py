@@ -49,11 +49,11 @@ def main() -> None:
             continue
         print(f'    "{kind}": {{')
         for m in MEASURES:
+            prior = [(base.predict(m, r["ga"]), base.spread(m, r["ga"])) for r in rows]
             model, loo = select_fusion([r[kind][m] for r in rows], [r["truth"][m] for r in rows],
-                                       [base.predict(m, r["ga"]) for r in rows], [base.spread(m, r["ga"]) for r in rows],
-                                       min_sd=MIN_SD[kind])
-            note = ", ".join(f"{k} {v:.2f}" for k, v in loo.items())
-            print(f'        "{m}": {_literal(model)},  # LOO MAPE % {note}')
+                                       [p[0] for p in prior], [p[1] for p in prior], min_sd=MIN_SD[kind])
+            print(f"        # {m}: leave-one-out MAPE % " + ", ".join(f"{k} {v:.2f}" for k, v in loo.items()))
+            print(f'        "{m}": {_literal(model)},')
         print("    },")
     print("}")
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from fetalseg.biometry.fusion import FUSION, ImageError, LogRegression, fit_image_error, fit_log_regression, fuse, select_fusion
+from fetalseg.biometry.fusion import (FUSION, ImageError, LogRegression, fit_image_error, fit_log_regression, fuse,
+                                     select_fusion)
 
 
 def test_one_gaussian_is_the_precision_weighted_average_on_the_log_scale():

@@ -12,7 +12,12 @@ from ..errors import InputError
 from .formats import load_biometry_tsv
 from .measure import MEASURES
 
-__all__ = ["mape", "load_biometry_table", "evaluate_biometry"]
+__all__ = ["ape", "mape", "load_biometry_table", "evaluate_biometry"]
+
+
+def ape(pred: float, truth: float) -> float:
+    """Absolute percentage error (%) of ``pred`` against ``truth`` (mm): ``100 |pred - truth| / |truth|``."""
+    return 100.0 * abs(pred - truth) / abs(truth)
 
 
 def mape(pred: dict[str, dict[str, float]], gt: dict[str, dict[str, float]]) -> dict:
@@ -40,9 +45,9 @@ def mape(pred: dict[str, dict[str, float]], gt: dict[str, dict[str, float]]) -> 
             if not math.isfinite(v):
                 missing[m] += 1
                 continue
-            ape = 100.0 * abs(v - g) / abs(g)
-            errs[m].append(ape)
-            per_case[cid][m] = ape
+            e = ape(v, g)
+            errs[m].append(e)
+            per_case[cid][m] = e
     every = [e for m in MEASURES for e in errs[m]]
     return {"per_measure": {m: float(np.mean(errs[m])) if errs[m] else float("nan") for m in MEASURES},
             "overall": float(np.mean(every)) if every else float("nan"),

@@ -176,9 +176,10 @@ def _posterior(value: float, error: ImageError, prior_mean: float, prior_sd: flo
 
 
 def _mape(estimates, truth) -> float:
-    e, t = np.asarray(estimates, dtype=float), np.asarray(truth, dtype=float)
-    ok = np.isfinite(t)
-    return float(np.mean(np.abs(e[ok] - t[ok]) / t[ok]) * 100.0)
+    """Mean of :func:`~fetalseg.biometry.evaluate.ape` over paired finite values (the FeTA rule)."""
+    from .evaluate import ape
+
+    return float(np.mean([ape(e, t) for e, t in zip(estimates, truth)]))
 
 
 def select_fusion(measured, truth, prior_mean, prior_sd, min_sd: float = 0.01) -> tuple[FusionModel, dict]:
@@ -209,18 +210,28 @@ def select_fusion(measured, truth, prior_mean, prior_sd, min_sd: float = 0.01) -
 
 FUSION: dict[str, dict[str, FusionModel]] = {
     "labels": {
-        "LCC": ImageError((1.0000,), (0.0019,), (0.0120,)),  # LOO MAPE % image 0.84, mixture 0.83, regression 0.86
-        "HV": ImageError((0.0333, 0.9667,), (0.1742, 0.0066,), (0.0050, 0.0291,)),  # LOO MAPE % image 2.95, mixture 2.62, regression 2.73
-        "bBIP": None,  # LOO MAPE % image 0.54, mixture 0.59, regression 0.62
-        "sBIP": ImageError((1.0000,), (0.0026,), (0.0093,)),  # LOO MAPE % image 0.75, mixture 0.71, regression 0.72
-        "TCD": LogRegression(0.0597, 0.9548, 0.0284),  # LOO MAPE % image 0.95, mixture 1.18, regression 0.91
+        # LCC: leave-one-out MAPE % image 0.84, mixture 0.83, regression 0.86
+        "LCC": ImageError((1.0000,), (0.0019,), (0.0120,)),
+        # HV: leave-one-out MAPE % image 2.95, mixture 2.62, regression 2.73
+        "HV": ImageError((0.0333, 0.9667,), (0.1742, 0.0066,), (0.0050, 0.0291,)),
+        # bBIP: leave-one-out MAPE % image 0.54, mixture 0.59, regression 0.62
+        "bBIP": None,
+        # sBIP: leave-one-out MAPE % image 0.75, mixture 0.71, regression 0.72
+        "sBIP": ImageError((1.0000,), (0.0026,), (0.0093,)),
+        # TCD: leave-one-out MAPE % image 0.95, mixture 1.18, regression 0.91
+        "TCD": LogRegression(0.0597, 0.9548, 0.0284),
     },
     "segmented": {
-        "LCC": LogRegression(0.0157, 0.0061, 0.9805),  # LOO MAPE % image 13.97, mixture 4.56, regression 4.53
-        "HV": LogRegression(-0.4722, 0.3596, 0.8276),  # LOO MAPE % image 21.00, mixture 8.16, regression 6.98
-        "bBIP": LogRegression(-0.1453, 0.9329, 0.1047),  # LOO MAPE % image 2.44, mixture 2.53, regression 2.07
-        "sBIP": LogRegression(0.1244, 0.9244, 0.0475),  # LOO MAPE % image 1.90, mixture 2.73, regression 1.83
-        "TCD": LogRegression(0.6172, 0.6149, 0.2174),  # LOO MAPE % image 8.39, mixture 5.88, regression 2.97
+        # LCC: leave-one-out MAPE % image 13.97, mixture 4.56, regression 4.53
+        "LCC": LogRegression(0.0157, 0.0061, 0.9805),
+        # HV: leave-one-out MAPE % image 21.00, mixture 8.16, regression 6.98
+        "HV": LogRegression(-0.4722, 0.3596, 0.8276),
+        # bBIP: leave-one-out MAPE % image 2.44, mixture 2.53, regression 2.07
+        "bBIP": LogRegression(-0.1453, 0.9329, 0.1047),
+        # sBIP: leave-one-out MAPE % image 1.90, mixture 2.73, regression 1.83
+        "sBIP": LogRegression(0.1244, 0.9244, 0.0475),
+        # TCD: leave-one-out MAPE % image 8.39, mixture 5.88, regression 2.97
+        "TCD": LogRegression(0.6172, 0.6149, 0.2174),
     },
 }
 """Fusion model per kind and measure: 'labels', the geometric measurement from given FeTA labels;
