@@ -10,8 +10,9 @@
   and occipital horns), a high-riding third ventricle;
 - ``sb`` spina bifida aperta with Chiari II: small posterior fossa, small cerebellum pulled low
   towards the foramen magnum, effaced external CSF, ventriculomegaly (atrial width 11 + 2.5 * severity
-  mm; the shared spina bifida atlases' ventricles are larger still, but wider dilations squeeze the deep
-  grey matter and thin the white matter the topology needs at 0.8 mm);
+  mm, bodies and horns widened more than in ``vm``: 12-17 % of the brain against the shared spina bifida
+  atlases' 15-23 %; wider dilations squeeze the deep grey matter and thin the white matter the topology
+  needs at 0.8 mm);
 - ``micro`` microcephaly: brain (and skull) below -3 SD, simplified and delayed folding.
 """
 
@@ -93,13 +94,15 @@ def _chiari(a: Anatomy, severity: float) -> Anatomy:
     cb = replace(a.cerebellum, z=a.cerebellum.z - drop)
     bs = replace(a.brainstem, pons_z=a.brainstem.pons_z - 0.5 * drop)
     cer = replace(a.cerebrum, front_taper=a.cerebrum.front_taper + 0.08 * severity)  # lemon sign
-    vent = _dilate_ventricles(a.ventricles, 11.0 + 2.5 * severity)
+    vent = _dilate_ventricles(a.ventricles, 11.0 + 2.5 * severity, power=0.9)
     return replace(a, coverings=cov, cerebellum=cb, brainstem=bs, cerebrum=cer, ventricles=vent)
 
 
-def _dilate_ventricles(v: Ventricles, atrial_width: float, body: bool = True) -> Ventricles:
+def _dilate_ventricles(v: Ventricles, atrial_width: float, body: bool = True, power: float = 0.6) -> Ventricles:
+    """The ventricles with the atrium widened to ``atrial_width`` (mm) and the other horns and (``body``) the
+    bodies by ``f ** power``, ``f`` the atrium's widening."""
     f = atrial_width / max(v.atrial_width, 1e-3)
-    g = f ** 0.6
+    g = f ** power
     out = replace(v, atrial_width=atrial_width, atrium_height=0.65 * atrial_width,
                   x_atrium=v.x_atrium + 0.25 * (atrial_width - 6.5), occ_horn_length=v.occ_horn_length * g)
     if body:
