@@ -110,6 +110,24 @@ def test_normal_volumes_at_27_weeks_near_feta_medians(normal27):
                 f"seed {seed} label {label}: {vol[label]:.2f} cm3 vs FeTA median {median}"
 
 
+def _ventricle_share(s) -> float:
+    """Ventricles (FeTA 4) as a fraction of the brain's tissue (FeTA 2-7), voxel counts."""
+    n = np.bincount(s.labels.data.ravel(), minlength=8)
+    return float(n[4] / n[2:8].sum())
+
+
+def test_ventricle_share_falls_with_age_and_spina_bifida_dilates_it():
+    """Normal lateral ventricles grow about 3 % a week while the brain grows 10-15 % (Ma et al. 2019): their share of
+    the brain falls from mid to late gestation; the Chiari II phantom's are dilated to several times that share
+    (the shared spina bifida atlases: 15-23 % of the brain)."""
+    young, old = (make_subject(ga, "normal", voxel=1.0, seed=3) for ga in (22.0, 34.0))
+    assert _ventricle_share(young) > 1.25 * _ventricle_share(old)
+    sb = make_subject(26.0, "sb", voxel=1.0, seed=3)
+    normal = make_subject(26.0, "normal", voxel=1.0, seed=3)
+    assert _ventricle_share(sb) > 2.8 * _ventricle_share(normal)
+    assert 0.12 < _ventricle_share(sb) < 0.25
+
+
 def _atrial_width_from_labels(s):
     """Widest left-right run of ventricle through the right atrium landmark line (axial slice)."""
     a, b = np.array(s.landmarks["atrial_width"])

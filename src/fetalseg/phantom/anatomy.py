@@ -92,7 +92,7 @@ def _ventricles_and_deep(cc: Callosum, s: float, atrial_width: float) -> tuple[V
     """Lateral ventricles (C-shaped tube: frontal horn, body under the callosum, atrium, temporal
     horn), thalami under the ventricular bodies, basal ganglia lateral to the frontal horns."""
     lcc = 2.0 * cc.ly
-    # the body's cross-section is a slit beside the septum (coronal), and it grows slower than the brain: the lateral
+    # the bodies and frontal horns grow slower than the brain (with the square root of its scale): the lateral
     # ventricles' volume grows about 3 % a week after 24 w, the brain's 10-15 % (Ma et al. 2019, Medicine 98:e16118).
     # The room between the callosum and the thalami (half-height ``room``) grows with the brain, so that every other
     # structure keeps its place; a young brain has no room for a taller body.
