@@ -136,15 +136,26 @@ def table(results: dict[str, dict[str, np.ndarray]]) -> str:
     return "\n".join(lines)
 
 
+def add_run_args(ap) -> None:
+    """The training-run options the atlas benchmarks share: grid, seed and threads."""
+    ap.add_argument("--resolution", type=float, default=1.2, help="training grid (mm)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+
+
+def require_atlas() -> None:
+    """Exit with a one-line message when the shared atlas is not beside the clone."""
+    if not (ATLAS / "participants.tsv").exists():
+        sys.exit(f"{ATLAS}: the shared atlas is needed")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=HERE.parent.parent / "runs" / "phantom-transfer")
     ap.add_argument("--runs", default="phantoms,atlas,both")
     ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--resolution", type=float, default=1.2, help="training grid (mm)")
     ap.add_argument("--patch", type=int, default=80, help="patch side (voxels, a multiple of 8)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
+    add_run_args(ap)
     ap.add_argument("--pathology", default=PHANTOM_ARGS[5],
                     help="the phantom cohort's pathology cycle (fetalseg phantom --pathology)")
     ap.add_argument("--skull-strip", type=float, default=None,
@@ -152,8 +163,7 @@ def main(argv=None) -> None:
                          "brain alone, as the skull-stripped atlas images do, rather than the whole head")
     ap.add_argument("--quick", action="store_true", help="smoke test: 4 phantoms, 3.2 mm, 32^3, one held-out case")
     args = ap.parse_args(argv)
-    if not (ATLAS / "participants.tsv").exists():
-        sys.exit(f"{ATLAS}: the shared atlas is needed")
+    require_atlas()
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     phantom_args = list(PHANTOM_ARGS)

@@ -35,8 +35,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from bench_model import perturbations  # noqa: E402
-from bench_phantom_transfer import (ATLAS, NAMES, NETWORK, atlas_dataset, held_out_cases, n_training_maps,  # noqa: E402
-                                    run, run_config, score)
+from bench_phantom_transfer import (NAMES, NETWORK, add_run_args, atlas_dataset, held_out_cases,  # noqa: E402
+                                    n_training_maps, require_atlas, run, run_config, score)
 
 RUNS = ("synth", "mixed")
 
@@ -85,14 +85,11 @@ def main(argv=None) -> None:
     ap.add_argument("--runs", default=",".join(RUNS))
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--real-fraction", type=float, default=0.5, help="mixed: share of real-image samples")
-    ap.add_argument("--resolution", type=float, default=1.2, help="training grid (mm)")
     ap.add_argument("--patch", type=int, default=80, help="patch side (voxels, a multiple of 8)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
+    add_run_args(ap)
     ap.add_argument("--quick", action="store_true", help="smoke test: 3.2 mm, 32^3, one held-out case")
     args = ap.parse_args(argv)
-    if not (ATLAS / "participants.tsv").exists():
-        sys.exit(f"{ATLAS}: the shared atlas is needed")
+    require_atlas()
     runs = args.runs.split(",")
     if not runs or any(r not in RUNS for r in runs):
         sys.exit(f"--runs: choose from {', '.join(RUNS)}, got {args.runs!r}")

@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from bench_phantom_transfer import ATLAS, HELDOUT, NAMES, held_out_cases, score  # noqa: E402
+from bench_phantom_transfer import HELDOUT, NAMES, held_out_cases, require_atlas, score  # noqa: E402
 
 
 def confusion(model: Path, cases) -> np.ndarray:
@@ -85,8 +85,7 @@ def main(argv=None) -> None:
     ap.add_argument("--phantoms", type=Path, help="phantom cohort folder the phantom models were trained on")
     ap.add_argument("--subjects", default="sub-005,sub-013,sub-017", help="phantoms to score (comma-separated)")
     args = ap.parse_args(argv)
-    if not (ATLAS / "participants.tsv").exists():
-        sys.exit(f"{ATLAS}: the shared atlas is needed")
+    require_atlas()
     lines = [f"Held-out cases: {', '.join(HELDOUT)}; `fetalseg.segment` without TTA or pose step", ""]
     real = held_out_cases()
     for m in args.models:
